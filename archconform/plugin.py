@@ -1,0 +1,427 @@
+"""The archconform pytest plugin (registered through the ``pytest11`` entry point).
+
+It adds the command-line options, checks prerequisites before anything runs (a missing kind or
+Docker daemon is one line within seconds, not a traceback ten minutes in), turns Gherkin tags into
+markers and known gaps into strict xfails, skips live scenarios without a cluster, guards
+destructive ones, owns the run's cluster (created lazily by the first scenario that needs it,
+deleted at the end, on failure, Ctrl-C and SIGTERM), and shortens user-facing errors to one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .errors import ArchconformError, PlatformGap, PromiseBroken, UsageError
+from .settings import Timeouts
+
+LIVE_REASON = "needs a live cluster (--cluster kind|k3s|eks|existing)"
+DESTRUCTIVE_REASON = "destructive scenario: --cluster existing needs --allow-destructive"
+CLUSTER_KINDS = ("none", "kind", "k3s", "eks", "existing")
+PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "eks": "base", "existing": "base"}
+
+_SESSION_KEY = pytest.StashKey["object"]()
+_GAPS_KEY = pytest.StashKey[dict]()
+_STEP_KEY = pytest.StashKey[dict]()
+
+progress_log = logging.getLogger("archconform.progress")
+
+
+# --------------------------------------------------------------------------------------------
+# options
+# --------------------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("archconform", "archconform: architecture conformance")
+    group.addoption("--cluster", default="none", metavar="KIND",
+                    help="where live scenarios run: none (default: declared and modeled checks only, live ones "
+                         "skip), kind (ephemeral kind cluster), k3s (ephemeral k3s via testcontainers), eks "
+                         "(ephemeral EKS via eksctl), existing (a cluster you own; needs --context)")
+    group.addoption("--context", default=None, metavar="NAME",
+                    help="kubeconfig context for --cluster existing (required there; archconform never guesses)")
+    group.addoption("--keep-cluster", action="store_true", default=False,
+                    help="do not delete the ephemeral cluster at the end (its kubeconfig path is printed)")
+    group.addoption("--reuse-cluster", default=None, metavar="NAME",
+                    help="attach to an existing kind/eks cluster of that name instead of creating one; never deleted")
+    group.addoption("--system", action="append", default=[], metavar="NAME",
+                    help="run only the scenarios of this architecture document (repeatable): "
+                         "csa_hello, tbyte, finch, platform_go, itdo_erp")
+    group.addoption("--allow-destructive", action="store_true", default=False,
+                    help="allow drain/delete/disaster scenarios against --cluster existing")
+    group.addoption("--profile", default=None, metavar="NAME",
+                    help="kustomize overlay to deploy (default: kind for kind/k3s, base otherwise)")
+    group.addoption("--workload-image", default=None, metavar="IMAGE",
+                    help="the stand-in workload image (default archconform/workload:0.1.0, built and loaded "
+                         "on kind/k3s; on eks/existing push it to a registry and name it here)")
+    group.addoption("--run-id", default=None, metavar="ID",
+                    help="label for this run's objects and cluster name (default: random)")
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _root(config: pytest.Config) -> Path:
+    return Path(str(config.rootpath))
+
+
+def _validate_options(config: pytest.Config) -> None:
+    from .systems import SYSTEMS
+
+    opt = config.option
+    if opt.cluster not in CLUSTER_KINDS:
+        raise pytest.UsageError(f"--cluster {opt.cluster!r} is not a cluster kind; choose one of: "
+                                f"{', '.join(CLUSTER_KINDS)}")
+    if opt.context and opt.cluster != "existing":
+        raise pytest.UsageError(f"--context is only for --cluster existing (got --cluster {opt.cluster})")
+    if opt.reuse_cluster and opt.cluster not in ("kind", "eks"):
+        raise pytest.UsageError("--reuse-cluster works with --cluster kind or eks")
+    for name in opt.system:
+        if name not in SYSTEMS:
+            raise pytest.UsageError(f"--system {name!r} is not a known document; choose from: "
+                                    f"{', '.join(sorted(SYSTEMS))}")
+
+
+def _register_markers(config: pytest.Config) -> None:
+    try:
+        from .tags import TAGS
+    except ImportError:  # pragma: no cover - tags module is part of the package
+        TAGS = {}
+    for name, description in TAGS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    for name, description in {
+        "live": LIVE_REASON, "destructive": DESTRUCTIVE_REASON,
+        "serial": "disrupts the whole cluster; runs alone",
+        "known_gap": "the design itself breaks this promise (strict xfail with the reason from GAPS.yaml)",
+    }.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def load_gaps(root: Path) -> dict[str, tuple[str, str]]:
+    """gap id → (reason, file) from every features/<system>/GAPS.yaml."""
+    gaps: dict[str, tuple[str, str]] = {}
+    for path in sorted((root / "features").glob("*/GAPS.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise pytest.UsageError(f"{path}: malformed YAML: {exc}".splitlines()[0]) from None
+        if not isinstance(data, dict):
+            raise pytest.UsageError(f"{path}: expected a mapping of gap id to reason")
+        for gap_id, reason in data.items():
+            if gap_id in gaps:
+                raise pytest.UsageError(f"{path}: gap id {gap_id!r} already defined in {gaps[gap_id][1]}")
+            gaps[str(gap_id)] = (str(reason).strip(), str(path))
+    return gaps
+
+
+class _TerminalProgress(logging.Handler):
+    """Progress lines of long waits go straight to the terminal (not captured), with a clock."""
+
+    def __init__(self, config: pytest.Config):
+        super().__init__(level=logging.INFO)
+        self.config = config
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is None:
+            return
+        try:
+            tr.write_line(f"[archconform {time.strftime('%H:%M:%S')}] {self.format(record)}")
+        except Exception:  # never let progress output break a run
+            pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _register_markers(config)
+    if not hasattr(config.option, "cluster"):  # plugin loaded without its options (defensive)
+        return
+    _validate_options(config)
+    config.stash[_GAPS_KEY] = load_gaps(_root(config))
+
+    if _is_worker(config):
+        run_id = config.workerinput["archconform_run_id"]
+    else:
+        run_id = config.option.run_id or time.strftime("%m%d%H%M") + "-" + secrets.token_hex(2)
+    config.option.run_id = run_id
+    os.environ.setdefault("ARCHCONFORM_ROOT", str(_root(config)))
+
+    handler = _TerminalProgress(config)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    progress_log.addHandler(handler)
+    progress_log.setLevel(logging.INFO)
+    progress_log.propagate = True
+    config._archconform_progress_handler = handler  # type: ignore[attr-defined]
+
+    try:
+        from .report import pytest_plugin as report_plugin
+    except ImportError:
+        report_plugin = None
+    if report_plugin is not None and not config.pluginmanager.has_plugin("archconform.report"):
+        config.pluginmanager.register(report_plugin, "archconform.report")
+
+    kind = config.option.cluster
+    if kind == "none":
+        return
+    from .clusters.lifecycle import ClusterSession, install_sigterm_as_interrupt
+
+    install_sigterm_as_interrupt()
+    root = _root(config)
+    session = ClusterSession(kind=kind, run_id=run_id, workdir=root / "reports" / ".runs" / run_id, root=root,
+                             keep=config.option.keep_cluster, reuse=config.option.reuse_cluster,
+                             context=config.option.context, bootstrap=_bootstrap)
+    config.stash[_SESSION_KEY] = session
+    if not _is_worker(config):
+        try:
+            session.check_prerequisites()
+            if kind == "existing":
+                _check_existing(config, session)
+        except ArchconformError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        session.register_atexit()
+
+
+def _check_existing(config: pytest.Config, session) -> None:
+    """Wrong context or unreachable API server: one line, within seconds, before any test."""
+    from .kube import Kube
+
+    provider = session.provider()
+    kube = Kube(kubeconfig=provider._kubeconfig_path(), context=config.option.context,
+                timeouts=Timeouts.for_cluster("existing"))
+    kube.check_reachable()
+
+
+def _bootstrap(provider, handle) -> None:
+    from .clusters.bootstrap import bootstrap_cluster
+
+    bootstrap_cluster(provider, handle)
+
+
+def pytest_configure_node(node) -> None:  # pytest-xdist hook (only called when xdist is active)
+    node.workerinput["archconform_run_id"] = node.config.option.run_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    handler = getattr(config, "_archconform_progress_handler", None)
+    if handler is not None:
+        progress_log.removeHandler(handler)
+
+
+# --------------------------------------------------------------------------------------------
+# tags → markers
+# --------------------------------------------------------------------------------------------
+def pytest_bdd_apply_tag(tag: str, function):
+    """`@gap:<id>` becomes a strict xfail with the reason from GAPS.yaml; other tags are markers."""
+    if not tag.startswith("gap:"):
+        return None
+    from pytest_bdd.plugin import CONFIG_STACK  # the config pytest-bdd is collecting for
+
+    gap_id = tag[len("gap:"):]
+    gaps = CONFIG_STACK[-1].stash.get(_GAPS_KEY, {}) if CONFIG_STACK else {}
+    if gap_id not in gaps:
+        raise UsageError(f"tag @gap:{gap_id}: no such gap id in features/*/GAPS.yaml")
+    reason, _ = gaps[gap_id]
+    return pytest.mark.xfail(strict=True, reason=f"known gap ({gap_id}): {reason}")(function)
+
+
+# --------------------------------------------------------------------------------------------
+# collection: --system, live skips, destructive guard, serial grouping
+# --------------------------------------------------------------------------------------------
+def scenario_of(item: pytest.Item):
+    """The pytest-bdd ScenarioTemplate behind an item, or None for plain tests."""
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry
+    except ImportError:  # pragma: no cover
+        return None
+    func = getattr(item, "obj", None)
+    return scenario_wrapper_template_registry.get(func) if func is not None else None
+
+
+def system_of(item: pytest.Item) -> str | None:
+    """features/<system>/x.feature → <system>."""
+    scenario = scenario_of(item)
+    if scenario is None:
+        return None
+    parts = Path(scenario.feature.filename).parts
+    if "features" in parts:
+        idx = len(parts) - 1 - parts[::-1].index("features")
+        if idx + 1 < len(parts) - 1:
+            return parts[idx + 1]
+    return None
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config.option, "cluster"):
+        return
+    wanted = set(config.option.system)
+    if wanted:
+        keep, drop = [], []
+        for item in items:
+            sys_name = system_of(item)
+            (keep if sys_name is None or sys_name in wanted else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    kind = config.option.cluster
+    for item in items:
+        if item.get_closest_marker("live") and kind == "none":
+            item.add_marker(pytest.mark.skip(reason=LIVE_REASON))
+        elif item.get_closest_marker("destructive") and kind == "existing" and not config.option.allow_destructive:
+            item.add_marker(pytest.mark.skip(reason=DESTRUCTIVE_REASON))
+        if item.get_closest_marker("serial") or item.get_closest_marker("destructive"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config) -> str:
+    """This run's id: in the cluster name and the archconform.io/run-id label of everything created."""
+    return pytestconfig.option.run_id
+
+
+@pytest.fixture(scope="session")
+def cluster_kind(pytestconfig: pytest.Config) -> str:
+    return pytestconfig.option.cluster
+
+
+@pytest.fixture(scope="session")
+def timeouts(cluster_kind: str) -> Timeouts:
+    """Named timeouts for this cluster kind (archconform.settings.Timeouts)."""
+    return Timeouts.for_cluster(cluster_kind)
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config, cluster_kind: str) -> str:
+    """The kustomize profile deployed and checked: base carries the document's own numbers."""
+    return pytestconfig.option.profile or PROFILE_FOR_CLUSTER[cluster_kind]
+
+
+@pytest.fixture(scope="session")
+def workload_image(pytestconfig: pytest.Config) -> str:
+    from .clusters.base import WORKLOAD_IMAGE
+
+    return pytestconfig.option.workload_image or WORKLOAD_IMAGE
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config):
+    """The run's live cluster (created on first use, shared by xdist workers, deleted at the end)."""
+    session = pytestconfig.stash.get(_SESSION_KEY, None)
+    if session is None:
+        pytest.skip(LIVE_REASON)
+    handle = session.acquire()
+    try:
+        from .report import pytest_plugin as report_plugin
+
+        report_plugin.set_environment(**{f"cluster.{k}": v for k, v in handle.describe().items()
+                                         if k not in ("kubeconfig", "container_id")})
+    except (ImportError, AttributeError):
+        pass
+    return handle
+
+
+@pytest.fixture(scope="session")
+def kube(cluster, timeouts):
+    """archconform.kube.Kube bound to the run's cluster."""
+    from .kube import Kube
+
+    return Kube(kubeconfig=cluster.kubeconfig, context=cluster.context, timeouts=timeouts)
+
+
+@pytest.fixture(autouse=True)
+def _live_cluster_lock(request: pytest.FixtureRequest, pytestconfig: pytest.Config):
+    """Serial scenarios hold the cluster alone; other live scenarios share it (a reader-writer lock)."""
+    session = pytestconfig.stash.get(_SESSION_KEY, None)
+    node = request.node
+    if session is None or not node.get_closest_marker("live"):
+        yield
+        return
+    import fasteners
+
+    session.workdir.mkdir(parents=True, exist_ok=True)
+    lock = fasteners.InterProcessReaderWriterLock(str(session.workdir / "serial.lock"))
+    exclusive = bool(node.get_closest_marker("serial") or node.get_closest_marker("destructive"))
+    with (lock.write_lock() if exclusive else lock.read_lock()):
+        yield
+
+
+# --------------------------------------------------------------------------------------------
+# one-line errors
+# --------------------------------------------------------------------------------------------
+def pytest_bdd_before_step(request, feature, scenario, step, step_func) -> None:
+    request.node.stash[_STEP_KEY] = {"feature": feature.rel_filename, "scenario": scenario.name,
+                                     "step": f"{step.keyword} {step.name}", "line": step.line_number}
+
+
+def pytest_bdd_step_func_lookup_error(request, feature, scenario, step, exception) -> None:
+    request.node.stash[_STEP_KEY] = {"feature": feature.rel_filename, "scenario": scenario.name,
+                                     "step": f"{step.keyword} {step.name}", "line": step.line_number,
+                                     "unknown": True}
+
+
+_SHORT = (ArchconformError, PromiseBroken, PlatformGap)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.excinfo is None or report.passed or report.skipped:
+        return report
+    where = item.stash.get(_STEP_KEY, None)
+    exc = call.excinfo.value
+    from pytest_bdd.exceptions import StepDefinitionNotFoundError
+
+    if where and isinstance(exc, StepDefinitionNotFoundError):
+        report.longrepr = (f"{where['feature']}:{where['line']}: unknown step {where['step']!r} in scenario "
+                           f"{where['scenario']!r} (the vocabulary is in docs/steps.md)")
+    elif isinstance(exc, _SHORT):
+        head = f"{where['feature']}:{where['line']}: {where['step']}\n" if where else ""
+        kind = "" if isinstance(exc, AssertionError) else f"{type(exc).__name__}: "
+        report.longrepr = f"{head}{kind}{exc}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """A malformed feature or a broken GAPS reference: one line naming the file, not a traceback."""
+    report = yield
+    if report.failed and report.longrepr is not None:
+        from pytest_bdd.exceptions import GherkinParseError, NoScenariosFound
+
+        text = str(report.longrepr)
+        for exc_type in (GherkinParseError, NoScenariosFound, UsageError):
+            if f"{exc_type.__module__}.{exc_type.__name__}" in text or f"{exc_type.__name__}:" in text:
+                last = [ln for ln in text.splitlines() if exc_type.__name__ in ln or ln.startswith("E ")]
+                message = last[-1].lstrip("E ").strip() if last else text.splitlines()[-1]
+                report.longrepr = f"{collector.nodeid}: {message}"
+                break
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# session end: the owner deletes the cluster
+# --------------------------------------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    cluster_session = config.stash.get(_SESSION_KEY, None)
+    if cluster_session is None or _is_worker(config):
+        return
+    try:
+        cluster_session.release()
+    except ArchconformError as exc:
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        message = f"archconform: could not delete the run's cluster: {exc}"
+        if tr:
+            tr.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
