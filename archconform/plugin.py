@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -393,19 +394,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector):
-    """A malformed feature or a broken GAPS reference: one line naming the file, not a traceback."""
+    """A malformed feature or a broken gap reference: one line naming the file, not a traceback."""
     report = yield
     if report.failed and report.longrepr is not None:
-        from pytest_bdd.exceptions import GherkinParseError, NoScenariosFound
-
-        text = str(report.longrepr)
-        for exc_type in (GherkinParseError, NoScenariosFound, UsageError):
-            if f"{exc_type.__module__}.{exc_type.__name__}" in text or f"{exc_type.__name__}:" in text:
-                last = [ln for ln in text.splitlines() if exc_type.__name__ in ln or ln.startswith("E ")]
-                message = last[-1].lstrip("E ").strip() if last else text.splitlines()[-1]
-                report.longrepr = f"{collector.nodeid}: {message}"
-                break
+        line = one_line_collect_error(str(report.longrepr))
+        if line:
+            report.longrepr = line
     return report
+
+
+_GHERKIN = re.compile(r"pytest_bdd\.exceptions\.(\w+): (?P<msg>.*?)\n(?:E\s+)?Line number: (?P<line>\d+)\n"
+                      r"(?:E\s+)?Line: (?P<content>.*?)\n(?:E\s+)?File: (?P<file>\S+)", re.S)
+_OURS = re.compile(r"archconform\.errors\.(\w+): (?P<msg>[^\n]+)")
+
+
+def one_line_collect_error(text: str) -> str | None:
+    """Condense a collection error of a known kind into 'file:line: what is wrong'."""
+    m = _GHERKIN.search(text)
+    if m:
+        try:
+            rel = os.path.relpath(m["file"])
+        except ValueError:
+            rel = m["file"]
+        msg = " ".join(part.strip() for part in re.sub(r"(?m)^E\s+", "", m["msg"]).splitlines() if part.strip())
+        return f"{rel}:{m['line']}: malformed feature: {msg} (near: {m['content'].strip()!r})"
+    m = _OURS.search(text)
+    if m:
+        return m["msg"].strip()
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,8 +46,9 @@ class KindProvider(Provider):
         self.run(["kind", "create", "cluster", "--name", self.name,
                   "--config", str(self.root / "clusters" / "kind.yaml"),
                   "--image", KIND_NODE_IMAGE, "--kubeconfig", str(kubeconfig),
-                  "--wait", f"{int(self.timeouts.cluster_create)}s"],
-                 timeout=self.timeouts.cluster_create + 60, what=f"kind create cluster {self.name}")
+                  # kind's own readiness wait ends a minute before our hard limit, so its error wins
+                  "--wait", f"{max(30, int(self.timeouts.cluster_create) - 60)}s"],
+                 timeout=self.timeouts.cluster_create, what=f"kind create cluster {self.name}")
         kubeconfig.chmod(0o600)
         return self.handle
 

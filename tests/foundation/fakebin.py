@@ -1,0 +1,79 @@
+"""Stand-in `kind` and `docker` executables for provider tests.
+
+They are real executables on PATH, so the providers' real subprocess code runs; each call is
+appended to calls.log. `kind create cluster` copies $FAKE_KUBECONFIG (if set) to --kubeconfig and
+can be slowed down with $FAKE_KIND_CREATE_SECONDS (it sleeps in a child carrying
+$FAKE_TOKEN in its command line, so a test can check no such process survives).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+KIND = r'''#!/usr/bin/env bash
+echo "kind $*" >> "$FAKE_BIN_DIR/calls.log"
+if [ "$1 $2" = "create cluster" ]; then
+  kubeconfig=""; name=""
+  while [ $# -gt 0 ]; do
+    case "$1" in --kubeconfig) kubeconfig="$2"; shift;; --name) name="$2"; shift;; esac; shift
+  done
+  if [ -n "${FAKE_KIND_CREATE_SECONDS:-}" ]; then
+    bash -c "exec -a sleep-$FAKE_TOKEN sleep $FAKE_KIND_CREATE_SECONDS" &
+    wait $!
+  fi
+  if [ -n "${FAKE_KIND_FAIL:-}" ]; then echo "ERROR: failed to create cluster: $FAKE_KIND_FAIL" >&2; exit 1; fi
+  if [ -n "${FAKE_KUBECONFIG:-}" ]; then cp "$FAKE_KUBECONFIG" "$kubeconfig"; else echo "apiVersion: v1" > "$kubeconfig"; fi
+  echo "$name" >> "$FAKE_BIN_DIR/clusters"
+  exit 0
+fi
+if [ "$1 $2" = "delete cluster" ]; then
+  exit 0
+fi
+if [ "$1 $2" = "get kubeconfig" ]; then
+  cat "${FAKE_KUBECONFIG:-/dev/null}"; exit 0
+fi
+exit 0
+'''
+
+DOCKER = r'''#!/usr/bin/env bash
+echo "docker $*" >> "$FAKE_BIN_DIR/calls.log"
+if [ "$1" = "info" ]; then
+  if [ -n "${FAKE_DOCKER_DOWN:-}" ]; then
+    echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+    exit 1
+  fi
+  echo "28.2.2"; exit 0
+fi
+exit 0
+'''
+
+
+def install(directory: Path, *, kind: bool = True, docker: bool = True) -> dict[str, str]:
+    """Write the fakes into `directory`; return env vars that put them first on PATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, body, wanted in (("kind", KIND, kind), ("docker", DOCKER, docker)):
+        if wanted:
+            path = directory / name
+            path.write_text(body)
+            path.chmod(path.stat().st_mode | stat.S_IEXEC | stat.S_IXGRP | stat.S_IXOTH)
+    (directory / "calls.log").touch()
+    return {"FAKE_BIN_DIR": str(directory), "PATH": f"{directory}{os.pathsep}{minimal_path()}"}
+
+
+def minimal_path() -> str:
+    """PATH without any real kind/docker/eksctl, but with python, bash, kubectl and coreutils."""
+    keep = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry:
+            continue
+        if any((Path(entry) / tool).exists() for tool in ("kind", "docker", "eksctl")) and \
+                not any((Path(entry) / tool).exists() for tool in ("python3", "bash", "kubectl")):
+            continue
+        keep.append(entry)
+    return os.pathsep.join(keep)
+
+
+def calls(directory: Path) -> list[str]:
+    return (directory / "calls.log").read_text().splitlines()

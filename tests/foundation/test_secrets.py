@@ -1,0 +1,47 @@
+"""Generated secrets: random, referenced, never in the committed manifests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archconform.errors import ManifestError
+from archconform.secrets import ANNOTATION, generate, materialize
+
+
+def secret(templates) -> dict:
+    raw = templates if isinstance(templates, str) else json.dumps(templates)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app",
+                                                               "annotations": {ANNOTATION: raw}}}
+
+
+def test_random_values_have_the_length_and_differ_between_runs():
+    a = generate({"password": "random:24"})["password"]
+    b = generate({"password": "random:24"})["password"]
+    assert len(a) == 24 and a.isalnum()
+    assert a != b
+
+
+def test_references_embed_the_generated_value():
+    values = generate({"password": "random:16", "url": "postgresql://app:${password}@postgres:5432/app"})
+    assert values["url"] == f"postgresql://app:{values['password']}@postgres:5432/app"
+
+
+def test_reference_to_an_unknown_key_names_the_secret():
+    with pytest.raises(ManifestError, match=r"Secret/app/db.*\$\{nope\}"):
+        materialize([secret({"url": "x://${nope}"})])
+
+
+def test_bad_annotation_is_a_one_line_manifest_error():
+    with pytest.raises(ManifestError, match="Secret/app/db: annotation archconform.io/generate is not JSON"):
+        materialize([secret("{not json")])
+
+
+def test_materialize_fills_string_data_and_leaves_the_input_untouched():
+    original = secret({"password": "random:8"})
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}}
+    out = materialize([original, other])
+    assert "stringData" not in original
+    assert len(out[0]["stringData"]["password"]) == 8
+    assert out[1] is other
