@@ -1,0 +1,29 @@
+@configuration
+Feature: CSA Hello service configuration and secrets
+  The messenger settings live in a ConfigMap; services take their credentials from Secrets.
+
+  Background:
+    Given the system "csa_hello"
+
+  @offline @declared @normal
+  Scenario: The messenger ConfigMap holds the documented settings
+    Source: Kubernetes Architecture for CSA Hello § ConfigMap Example (For Service Configuration)
+    Then the ConfigMap "messenger-system/messenger-config" holds:
+      | key                          | value    |
+      | WEBSOCKET_HEARTBEAT_INTERVAL | 30       |
+      | MAX_MESSAGE_SIZE             | 10485760 |
+      | MESSAGE_RETENTION_DAYS       | 90       |
+      | ENABLE_READ_RECEIPTS         | true     |
+      | DEFAULT_CHAT_HISTORY_LIMIT   | 100      |
+
+  @offline @declared @normal
+  Scenario: PostgreSQL takes its password from the postgres-secrets Secret, which exists
+    Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
+    Then the container "postgres" of the StatefulSet "storage-system/postgres" declares env[name=POSTGRES_PASSWORD].valueFrom.secretKeyRef.name = postgres-secrets
+    And the container "postgres" of the StatefulSet "storage-system/postgres" declares env[name=POSTGRES_PASSWORD].valueFrom.secretKeyRef.key = password
+    And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the StatefulSet "storage-system/postgres" refers to exists
+
+  @offline @declared @normal
+  Scenario: The messenger service gets its configuration and secrets from objects that exist
+    Source: Kubernetes Architecture for CSA Hello § ConfigMap Example (For Service Configuration)
+    Then every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "messenger-system/messenger-service" refers to exists

@@ -1,0 +1,13 @@
+@observability
+Feature: CSA Hello metrics scraping
+  Prometheus scrapes the messenger service's metrics port every 15 seconds at /metrics.
+
+  Background:
+    Given the system "csa_hello"
+
+  @offline @declared @normal
+  Scenario: The messenger Service exposes a port named metrics for Prometheus
+    Source: Kubernetes Architecture for CSA Hello § Monitoring and Logging Setup (Using Prometheus and ELK Stack)
+    Then the Service "messenger-system/messenger-service" sets spec.ports[name=metrics].port
+    And the Service "messenger-system/messenger-service" declares metadata.labels.app = messenger-service
+    And the Service "messenger-system/messenger-service" selects the pods of the Deployment "messenger-system/messenger-service"

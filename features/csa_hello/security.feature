@@ -1,0 +1,29 @@
+@security
+Feature: CSA Hello pod security and access control
+  Pods run with restricted security contexts and capabilities, and access to the Kubernetes API
+  is granted narrowly.
+
+  Background:
+    Given the system "csa_hello"
+
+  @offline @modeled @normal
+  Scenario: The messenger pods restrict capabilities and privilege
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Then the Deployment "messenger-system/messenger-service" meets the "restricted" Pod Security Standard
+
+  @offline @modeled @normal
+  Scenario: The auth pods restrict capabilities and privilege
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Then the Deployment "auth-system/auth-service" meets the "restricted" Pod Security Standard
+
+  @offline @modeled @normal
+  Scenario: Every workload of the platform meets at least the baseline Pod Security Standard
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Then every workload in namespace "storage-system" meets the "baseline" Pod Security Standard
+    And every workload in namespace "messenger-system" meets the "baseline" Pod Security Standard
+    And every workload in namespace "auth-system" meets the "baseline" Pod Security Standard
+
+  @offline @modeled @critical
+  Scenario: No service account is granted cluster-admin or wildcard permissions
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Then no service account of the system is granted cluster-admin or wildcard permissions
