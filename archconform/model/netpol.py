@@ -741,8 +741,24 @@ def _or(values: Iterable[int]) -> int:
     return out
 
 
+_SYMBOLS = str.maketrans({"1": ALLOWED, "0": BLOCKED})
+
+
 def _row_string(bits: int, cols: Sequence[int]) -> str:
+    """Symbols for the given columns of a row bitset (fast path for contiguous columns)."""
+    if isinstance(cols, range) and cols.step == 1:
+        width = len(cols)
+        if width == 0:
+            return ""
+        x = (bits >> cols.start) & ((1 << width) - 1)
+        return format(x, f"0{width}b")[::-1].translate(_SYMBOLS)
     return "".join(ALLOWED if bits >> j & 1 else BLOCKED for j in cols)
+
+
+def _as_range(cols: list[int]) -> Sequence[int]:
+    if cols and cols == list(range(cols[0], cols[-1] + 1)):
+        return range(cols[0], cols[-1] + 1)
+    return cols
 
 
 def matrix(manifests: Iterable[dict], *, port: int | None = None, protocol: str = "TCP",
@@ -758,16 +774,19 @@ def matrix(manifests: Iterable[dict], *, port: int | None = None, protocol: str 
     eps = endpoints(objs, external_ip=external_ip)
     comp = Compiled(eps, policies(objs), namespace_labels(objs))
     keys = [e.key for e in eps]
-    default = [e.key for e in eps if not e.synthetic]
-    src_keys = list(sources) if sources is not None else default
-    dst_keys = list(destinations) if destinations is not None else default
-    src_i = [keys.index(_find(eps, k).key) for k in src_keys]
-    dst_i = [keys.index(_find(eps, k).key) for k in dst_keys]
+    position = {k: i for i, k in enumerate(keys)}
+
+    def index_of(k: str) -> int:
+        return position[k] if k in position else position[_find(eps, k).key]
+
+    src_i = [i for i, e in enumerate(eps) if not e.synthetic] if sources is None else [index_of(k) for k in sources]
+    dst_i = [i for i, e in enumerate(eps) if not e.synthetic] if destinations is None else [index_of(k) for k in destinations]
     src_keys = [keys[i] for i in src_i]
     dst_keys = [keys[i] for i in dst_i]
+    cols = _as_range(dst_i)
     if port is not None:
         rows = comp.rows(int(port), protocol)
-        out = [_row_string(rows[i], dst_i) for i in src_i]
+        out = [_row_string(rows[i], cols) for i in src_i]
         what = f"port {port}/{protocol}"
     else:
         combined = [0] * len(eps)
@@ -778,7 +797,7 @@ def matrix(manifests: Iterable[dict], *, port: int | None = None, protocol: str 
         no_ports = [j for j in dst_i if not eps[j].ports]
         out = []
         for i in src_i:
-            row = list(_row_string(combined[i], dst_i))
+            row = list(_row_string(combined[i], cols))
             for col, j in enumerate(dst_i):
                 if j in no_ports:
                     row[col] = UNKNOWN
