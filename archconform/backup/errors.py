@@ -74,7 +74,11 @@ def first_line(text: str | bytes | None, *, prefer: str = "ERROR") -> str:
     return lines[0] if lines else "(no output)"
 
 
-def last_lines(text: str, count: int = 3) -> str:
-    """The last ``count`` non-blank lines of ``text`` joined with `` | `` (one line)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] ")
+
+
+def last_lines(text: str, count: int = 5) -> str:
+    """The last ``count`` non-blank lines of a server log, timestamps stripped, joined with
+    `` | `` (one line)."""
+    lines = [_LOG_PREFIX.sub("", line.strip()) for line in text.splitlines() if line.strip()]
     return " | ".join(lines[-count:]) if lines else "(empty log)"
