@@ -748,3 +748,18 @@ def workload_pod_template(manifests: Manifests, kind: str, reference: str) -> di
     if tmpl is None:
         raise PromiseBroken(f"{ref(obj)} ({manifests.source}): has no pod template")
     return tmpl
+
+
+def custom_resources(system: str) -> Manifests:
+    """The objects of ``systems/<system>/crds/*.yaml``: resources whose CRDs the clusters do not
+    install (ServiceMonitor, VirtualService, Argo CD Application, ...). They are never deployed
+    by the base profile, so their promises are checked at the declared level from these files."""
+    from .manifests import load_yaml_documents
+    from .systems import get_system, project_root
+
+    get_system(system)
+    folder = project_root() / "systems" / system / "crds"
+    objs = Manifests(source=f"systems/{system}/crds")
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        objs.extend(load_yaml_documents(path.read_text(encoding="utf-8"), source=f"systems/{system}/crds/{path.name}"))
+    return objs

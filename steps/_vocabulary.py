@@ -55,7 +55,7 @@ class phrase(parsers.parse):
 
     def __init__(self, template: str, **kwargs: Any) -> None:
         self.template = template
-        super().__init__(typed_format(template), extra_types=PLACEHOLDER_TYPES, **kwargs)
+        super().__init__(typed_format(template), extra_types=PLACEHOLDER_TYPES, case_sensitive=True, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Callable
 import pytest
 from pytest_bdd import given
 
+from archconform import declared
 from archconform.manifests import Manifests, render
 from archconform.systems import get_system
 
@@ -33,3 +34,22 @@ def _(system: str, profile: str, rendered_system: Callable[[str, str], Manifests
     return SystemUnderTest(system, doc.title, profile, rendered_system(system, profile))
 
 
+
+
+@pytest.fixture(scope="session")
+def custom_resources() -> Callable[[str], Manifests]:
+    """Load each system's crds/ objects once per session."""
+    cache: dict[str, Manifests] = {}
+
+    def get(system: str) -> Manifests:
+        if system not in cache:
+            cache[system] = declared.custom_resources(system)
+        return cache[system]
+
+    return get
+
+
+@given(phrase('the custom resources of the system "{system}"'), target_fixture="sut")
+def _(system: str, profile: str, custom_resources: Callable[[str], Manifests]) -> SystemUnderTest:
+    doc = get_system(system)
+    return SystemUnderTest(system, doc.title, profile, custom_resources(system))

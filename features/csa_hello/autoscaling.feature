@@ -27,3 +27,9 @@ Feature: CSA Hello messenger autoscaling from 3 to 20 replicas
     Given the system is deployed
     When 200 users load the Service "messenger-system/messenger-service"
     Then the Deployment "messenger-system/messenger-service" reaches 20 ready replicas
+
+  @offline @declared @normal
+  Scenario: The docs and video modules are autoscaled too
+    Source: Kubernetes Architecture for CSA Hello § Kubernetes Cluster Architecture Diagram
+    Then the HorizontalPodAutoscaler "docs-system/docs-hpa" scales the Deployment "docs-system/docs-service"
+    And the HorizontalPodAutoscaler "video-system/video-hpa" scales the Deployment "video-system/video-service"

@@ -27,3 +27,12 @@ Feature: CSA Hello service configuration and secrets
   Scenario: The messenger service gets its configuration and secrets from objects that exist
     Source: Kubernetes Architecture for CSA Hello § ConfigMap Example (For Service Configuration)
     Then every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "messenger-system/messenger-service" refers to exists
+
+  @offline @declared @minor
+  Scenario: The modules the diagram gives secrets get them from Secrets that exist
+    Source: Kubernetes Architecture for CSA Hello § Kubernetes Cluster Architecture Diagram
+    Then every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "auth-system/auth-service" refers to exists
+    And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "email-system/email-service" refers to exists
+    And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "drive-system/drive-service" refers to exists
+    And the Secret "email-system/email-secrets" exists
+    And the Secret "drive-system/drive-secrets" exists

@@ -27,3 +27,10 @@ Feature: CSA Hello rolling updates for backend services
     Then the rollout completes
     And the Deployment "messenger-system/messenger-service" never had fewer than 2 ready pods
     And fewer than 1% of the requests failed
+
+  @offline @declared @normal
+  Scenario: The frontend has a blue and a green slot and the Service sends traffic to one of them
+    Source: Kubernetes Architecture for CSA Hello § Deployment Strategies › Blue-Green Deployment (For Frontend Services)
+    Then the Deployment "frontend-system/frontend-blue" exists
+    And the Deployment "frontend-system/frontend-green" exists
+    And the Service "frontend-system/frontend" selects the pods of the Deployment "frontend-system/frontend-blue"

@@ -27,3 +27,9 @@ Feature: CSA Hello pod security and access control
   Scenario: No service account is granted cluster-admin or wildcard permissions
     Source: Kubernetes Architecture for CSA Hello § Security Considerations
     Then no service account of the system is granted cluster-admin or wildcard permissions
+
+  @offline @declared @normal @known_gap @gap:csa-pod-security-policy-removed
+  Scenario: The application namespaces enforce pod security at admission
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Then the namespace "messenger-system" enforces the "baseline" Pod Security Standard
+    And the namespace "auth-system" enforces the "baseline" Pod Security Standard

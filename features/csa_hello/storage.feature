@@ -40,3 +40,8 @@ Feature: CSA Hello persistent storage
     Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
     Then the Service "storage-system/postgres" declares spec.clusterIP = None
     And the Service "storage-system/postgres" selects the pods of the StatefulSet "storage-system/postgres"
+
+  @offline @declared @critical @known_gap @gap:csa-postgres-pgdata-is-volume-root
+  Scenario: PostgreSQL keeps its data directory below the root of its volume
+    Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
+    Then the container "postgres" of the StatefulSet "storage-system/postgres" sets env[name=PGDATA].value
