@@ -44,4 +44,4 @@ Feature: CSA Hello persistent storage
   @offline @declared @critical @known_gap @gap:csa-postgres-pgdata-is-volume-root
   Scenario: PostgreSQL keeps its data directory below the root of its volume
     Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
-    Then the container "postgres" of the StatefulSet "storage-system/postgres" sets env[name=PGDATA].value
+    Then the StatefulSet "storage-system/postgres" sets spec.template.spec.containers[name=postgres].env[name=PGDATA].value
