@@ -158,8 +158,8 @@ else
 fi
 first=$($reader "$f" 2>/dev/null | head -c 5)
 echo "first=$first"
-if $reader "$f" 2>/dev/null | grep -qE {shlex.quote('^(' + pattern + ')')}; then echo data=1; else echo data=0; fi
-if $reader "$f" 2>/dev/null | tail -n 8 | grep -qF {shlex.quote(END_MARKER)}; then echo marker=1; else echo marker=0; fi
+if $reader "$f" 2>/dev/null | grep -qE -e {shlex.quote('^(' + pattern + ')')}; then echo data=1; else echo data=0; fi
+if $reader "$f" 2>/dev/null | tail -n 8 | grep -qF -e {shlex.quote(END_MARKER)}; then echo marker=1; else echo marker=0; fi
 """.strip()
 
 

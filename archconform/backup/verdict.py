@@ -18,6 +18,12 @@ def _fmt(value: timedelta | None) -> str:
     return "not promised" if value is None else format_duration(round(value.total_seconds(), 3))
 
 
+def _promise(name: str, promised: timedelta | None, ok: bool) -> str:
+    if promised is None:
+        return f"{name} (no number promised)"
+    return f"{name} promised {_fmt(promised)} {'met' if ok else 'BROKEN'}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Promised and observed RPO/RTO, the schedule's worst case, and the reasons to fail."""
@@ -78,10 +84,10 @@ class Verdict:
         schedule = ("schedule worst case unknown" if self.worst_case_loss is None else
                     f"schedule worst case {_fmt(self.worst_case_loss)} + backup {_fmt(self.backup_duration)}"
                     f" = {_fmt(self.schedule_worst_case)}")
-        rpo = (f"RPO promised {_fmt(self.promised_rpo)}: observed {_fmt(self.observed_rpo)} "
-               f"({self.lost_rows} rows lost) {'met' if rpo_ok else 'BROKEN'}; {schedule}")
-        rto = (f"RTO promised {_fmt(self.promised_rto)}: observed {_fmt(self.observed_rto)} "
-               f"(disaster to first successful query) {'met' if rto_ok else 'BROKEN'}")
+        rpo = (f"{_promise('RPO', self.promised_rpo, rpo_ok)}: observed {_fmt(self.observed_rpo)} "
+               f"({self.lost_rows} rows lost); {schedule}")
+        rto = (f"{_promise('RTO', self.promised_rto, rto_ok)}: observed {_fmt(self.observed_rto)} "
+               "(disaster to first successful query)")
         return "\n".join((head, rpo, rto))
 
     def __str__(self) -> str:
