@@ -1,0 +1,22 @@
+@configuration
+Feature: TByte secrets and configuration
+  Secrets reach the pods as files under /mnt/secrets (database credentials for the backend, API
+  keys for the frontend); non-sensitive configuration comes from ConfigMaps.
+
+  Background:
+    Given the system "tbyte"
+
+  @offline @declared @normal
+  Scenario: Frontend and backend mount their secrets at /mnt/secrets and read config from ConfigMaps
+    Source: Kubernetes Architecture - TByte Microservices Platform § Secrets Management Architecture
+    Then the container "frontend" of the Deployment "tbyte/frontend" declares volumeMounts[name=secrets].mountPath = /mnt/secrets
+    And the container "backend" of the Deployment "tbyte/backend" declares volumeMounts[name=secrets].mountPath = /mnt/secrets
+    And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "tbyte/frontend" refers to exists
+    And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "tbyte/backend" refers to exists
+
+  @offline @declared @normal
+  Scenario: The secrets come from AWS Secrets Manager for the backend and Vault for the frontend
+    Source: Kubernetes Architecture - TByte Microservices Platform § Secrets Management Architecture
+    Given the custom resources of the system "tbyte"
+    Then the SecretProviderClass "tbyte/backend-aws-secrets" declares spec.provider = aws
+    And the SecretProviderClass "tbyte/frontend-vault-secrets" declares spec.provider = vault
