@@ -55,13 +55,16 @@ def scenarios() -> tuple[ScenarioInfo, ...]:
             continue
         for feature in get_features([str(folder)]):
             for sc in feature.scenarios.values():
+                # a Scenario Outline's steps are checked once per example row, rendered
+                contexts = [c for ex in sc.examples for c in ex.as_contexts()] if sc.templated else []
+                rendered = [sc.render(c).steps for c in contexts] or [sc.steps]
                 out.append(ScenarioInfo(
                     system=system,
                     file=Path(feature.filename).name,
                     name=sc.name,
                     tags=frozenset(feature.tags) | frozenset(sc.tags),
                     description=sc.description or "",
-                    steps=tuple(StepUse(s.type, s.name, s.line_number) for s in sc.steps),
+                    steps=tuple(StepUse(s.type, s.name, s.line_number) for steps in rendered for s in steps),
                     line=sc.line_number,
                 ))
     return tuple(out)
