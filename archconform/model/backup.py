@@ -235,6 +235,11 @@ class RpoVerdict:
     worst: timedelta
     message: str
 
+    @property
+    def explanation(self) -> str:
+        """Same as ``message`` (the name netpol/hpa verdicts use)."""
+        return self.message
+
 
 def _schedule_of(obj: dict) -> tuple[str, str, bool]:
     spec = obj.get("spec") or {}

@@ -338,10 +338,42 @@ def grant_table(manifests: Iterable[dict], subject_: str | dict | Subject, names
     return table
 
 
-def least_privilege_findings(manifests: Iterable[dict]) -> list[str]:
+class Finding(str):
+    """A least-privilege finding (a str, printable as is) with its ``category``: one of
+    "cluster-admin", "wildcard", "secrets", "escalation", "exec"."""
+
+    category: str
+
+    def __new__(cls, text: str, category: str) -> "Finding":
+        obj = super().__new__(cls, text)
+        obj.category = category
+        return obj
+
+
+CATEGORIES = ("cluster-admin", "wildcard", "secrets", "escalation", "exec")
+
+
+def _category(problem: str) -> str:
+    if problem == "cluster-admin":
+        return "cluster-admin"
+    if problem.startswith("wildcard"):
+        return "wildcard"
+    if problem.startswith("reads secrets"):
+        return "secrets"
+    if problem.startswith("privilege-escalation"):
+        return "escalation"
+    return "exec"
+
+
+def least_privilege_findings(manifests: Iterable[dict], categories: Iterable[str] | None = None) -> list[Finding]:
     """Grants to application service accounts (outside kube-system and friends) or to
-    everyone-groups that a least-privilege review flags: cluster-admin, wildcard verbs or
-    resources, reading secrets, escalate/bind/impersonate, pods/exec."""
+    everyone-groups that a least-privilege review flags, one finding per binding and problem:
+    cluster-admin, wildcard verbs or resources, reading secrets, escalate/bind/impersonate,
+    pods/exec. ``categories`` keeps only some (e.g. ``{"cluster-admin", "wildcard"}``)."""
+    wanted = set(CATEGORIES if categories is None else categories)
+    unknown = wanted - set(CATEGORIES)
+    if unknown:
+        raise ManifestError(f"unknown least-privilege categories {sorted(unknown)} (one of {', '.join(CATEGORIES)})")
     auth = Authorizer(manifests)
     out = []
     for b in auth.role_bindings + auth.cluster_role_bindings:
@@ -385,8 +417,7 @@ def least_privilege_findings(manifests: Iterable[dict]) -> list[str]:
         for p in problems:
             if p not in seen:
                 seen.append(p)
-        if seen:
-            out.append(f"{where}: {'; '.join(seen)}")
+        out += [Finding(f"{where}: {p}", _category(p)) for p in seen if _category(p) in wanted]
     return out
 
 

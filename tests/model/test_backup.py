@@ -75,7 +75,7 @@ def test_dst_fall_back_never_lengthens_gaps():
 def test_rpo_verdicts():
     assert B.rpo_verdict(cronjob("0 * * * *"), "1h", year=2026).ok
     v = B.rpo_verdict(cronjob("0 */4 * * *"), "1h", year=2026)
-    assert not v.ok and "4h" in v.message
+    assert not v.ok and "4h" in v.message and v.explanation == v.message
     v = B.rpo_verdict(cronjob("0 * * * *"), "1h", job_duration="5m", year=2026)
     assert not v.ok and "1h5m" in v.message
     v = B.rpo_verdict(cronjob("30 2 * * *", tz="Europe/Berlin"), "24h", year=2026)

@@ -134,3 +134,6 @@ def test_grant_table_and_least_privilege():
     assert "wildcard verbs" in text and "wildcard resources" in text
     assert "app/e" in text and "reads secrets" in text
     assert "kube-system" not in text
+    narrow = rbac.least_privilege_findings(objs, {"cluster-admin", "wildcard"})
+    assert {f.category for f in narrow} == {"cluster-admin", "wildcard"} and len(narrow) < len(f)
+    assert {f.category for f in f} >= {"secrets", "exec", "escalation"}
