@@ -5,11 +5,12 @@ Feature: CSA Hello disaster recovery
   Background:
     Given the system "csa_hello"
 
-  @offline @declared @backup @critical
+  @offline @modeled @backup @critical
   Scenario: The shared PostgreSQL is backed up by a scheduled job
     Source: Kubernetes Architecture for CSA Hello § Disaster Recovery Plan
     Then the CronJob "storage-system/postgres-backup" sets spec.schedule
     And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the CronJob "storage-system/postgres-backup" refers to exists
+    And a failed dump makes the backup job of the CronJob "storage-system/postgres-backup" fail
 
   @offline @declared @normal
   Scenario: Messenger and PostgreSQL pods are spread across availability zones
