@@ -1,0 +1,1 @@
+"""Tests of archconform.live: disruptions, the availability recorder, charts (against the fake API server)."""
