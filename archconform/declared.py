@@ -763,3 +763,49 @@ def custom_resources(system: str) -> Manifests:
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         objs.extend(load_yaml_documents(path.read_text(encoding="utf-8"), source=f"systems/{system}/crds/{path.name}"))
     return objs
+
+
+def _targets(obj: dict, ref_field: str, kind: str, name: str) -> bool:
+    t = (obj.get("spec") or {}).get(ref_field) or {}
+    return t.get("name") == name and t.get("kind", "Deployment") == kind
+
+
+def autoscaler_conflicts(manifests: Manifests, kind: str, reference: str) -> list[str]:
+    """Autoscalers that fight over one workload: more than one controller writing its replica
+    count (HorizontalPodAutoscalers, and KEDA ScaledObjects, which drive an HPA of their own), or a
+    VerticalPodAutoscaler that changes requests (any updateMode but "Off") while an HPA or
+    ScaledObject scales on cpu or memory utilization, which is relative to those requests (the
+    VPA documentation warns against exactly this)."""
+    obj = find(manifests, kind, reference)
+    ns, name = obj["metadata"].get("namespace"), obj["metadata"]["name"]
+    here = [o for o in manifests if (o.get("metadata") or {}).get("namespace") == ns]
+    hpas = [o for o in here if o.get("kind") == "HorizontalPodAutoscaler" and _targets(o, "scaleTargetRef", kind, name)]
+    keda = [o for o in here if o.get("kind") == "ScaledObject" and _targets(o, "scaleTargetRef", kind, name)]
+    vpas = [o for o in here if o.get("kind") == "VerticalPodAutoscaler" and _targets(o, "targetRef", kind, name)
+            and ((o.get("spec") or {}).get("updatePolicy") or {}).get("updateMode", "Auto") != "Off"]
+    problems = []
+    replica_writers = hpas + keda
+    if len(replica_writers) > 1:
+        problems.append(f"{ref(obj)}: {len(replica_writers)} controllers set its replica count "
+                        f"({', '.join(ref(o) for o in replica_writers)})")
+    resource_scalers = []
+    for h in hpas:
+        if any(m.get("type") == "Resource" and (m.get("resource") or {}).get("name") in ("cpu", "memory")
+               for m in (h.get("spec") or {}).get("metrics") or []):
+            resource_scalers.append(h)
+    for s in keda:
+        if any(t.get("type") in ("cpu", "memory") for t in (s.get("spec") or {}).get("triggers") or []):
+            resource_scalers.append(s)
+    for v in vpas:
+        mode = ((v.get("spec") or {}).get("updatePolicy") or {}).get("updateMode", "Auto")
+        for s in resource_scalers:
+            problems.append(f"{ref(obj)}: {ref(v)} (updateMode {mode}) rewrites the cpu/memory requests that {ref(s)} "
+                            "measures utilization against, so the two autoscalers chase each other")
+    return problems
+
+
+def autoscalers_agree(manifests: Manifests, kind: str, reference: str) -> None:
+    """No autoscaler conflicts for the workload (see ``autoscaler_conflicts``)."""
+    problems = autoscaler_conflicts(manifests, kind, reference)
+    if problems:
+        raise PromiseBroken(f"{manifests.source}: " + "\n".join(problems))

@@ -49,7 +49,10 @@ def custom_resources() -> Callable[[str], Manifests]:
     return get
 
 
-@given(phrase('the custom resources of the system "{system}"'), target_fixture="sut")
-def _(system: str, profile: str, custom_resources: Callable[[str], Manifests]) -> SystemUnderTest:
+@given(phrase('the system "{system}" with its custom resources'), target_fixture="sut")
+def _(system: str, profile: str, rendered_system: Callable[[str, str], Manifests],
+      custom_resources: Callable[[str], Manifests]) -> SystemUnderTest:
     doc = get_system(system)
-    return SystemUnderTest(system, doc.title, profile, custom_resources(system))
+    base = rendered_system(system, profile)
+    both = Manifests([*base, *custom_resources(system)], source=f"{base.source} + systems/{system}/crds")
+    return SystemUnderTest(system, doc.title, profile, both)

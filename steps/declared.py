@@ -137,3 +137,8 @@ def _(sut: SystemUnderTest, container: str, kind: str, ref: str, argument: str) 
 @then(phrase('the pods of the {kind} "{ref}" get the "{qos}" QoS class'))
 def _(sut: SystemUnderTest, kind: str, ref: str, qos: str) -> None:
     d.qos(sut.manifests, kind, ref, qos)
+
+
+@then(phrase('the autoscalers of the {kind} "{ref}" do not conflict'))
+def _(sut: SystemUnderTest, kind: str, ref: str) -> None:
+    d.autoscalers_agree(sut.manifests, kind, ref)

@@ -15,7 +15,7 @@ Feature: CSA Hello metrics scraping
   @offline @declared @normal
   Scenario: The messenger ServiceMonitor scrapes /metrics every 15 seconds in messenger-system
     Source: Kubernetes Architecture for CSA Hello § Monitoring and Logging Setup (Using Prometheus and ELK Stack)
-    Given the custom resources of the system "csa_hello"
+    Given the system "csa_hello" with its custom resources
     Then the ServiceMonitor "monitoring-system/messenger-monitor" declares:
       | field                                  | value             |
       | spec.selector.matchLabels.app          | messenger-service |

@@ -8,7 +8,7 @@ Feature: CSA Hello optional service mesh routing
   @offline @declared @minor
   Scenario: The messenger VirtualService sends /api/v1 and /api/v2 to version-specific hosts on 8080
     Source: Kubernetes Architecture for CSA Hello § Service Mesh Integration (Optional, for Complex Deployments)
-    Given the custom resources of the system "csa_hello"
+    Given the system "csa_hello" with its custom resources
     Then the VirtualService "messenger-system/messenger-routes" declares:
       | field                                               | value                |
       | spec.hosts                                          | [messenger-service]  |

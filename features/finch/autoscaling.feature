@@ -34,3 +34,19 @@ Feature: Finch autoscaling
     Given the system is deployed
     When 100 users load the Service "finch-production/finch-backend"
     Then the Deployment "finch-production/finch-backend" reaches 10 ready replicas
+
+  @offline @declared @normal
+  Scenario: A VPA adjusts the backend's requests automatically
+    Source: Kubernetes Architecture Documentation (Finch) § Scaling Strategies › Vertical Pod Autoscaler (VPA)
+    Given the system "finch" with its custom resources
+    Then the VerticalPodAutoscaler "finch-production/finch-backend-vpa" declares:
+      | field                   | value         |
+      | spec.targetRef.kind     | Deployment    |
+      | spec.targetRef.name     | finch-backend |
+      | spec.updatePolicy.updateMode | Auto     |
+
+  @offline @declared @critical @known_gap @gap:finch-vpa-and-hpa-fight
+  Scenario: The backend's horizontal and vertical autoscalers work together
+    Source: Kubernetes Architecture Documentation (Finch) § Scaling Strategies › Vertical Pod Autoscaler (VPA)
+    Given the system "finch" with its custom resources
+    Then the autoscalers of the Deployment "finch-production/finch-backend" do not conflict

@@ -35,7 +35,7 @@ Feature: TByte autoscaling
   @offline @declared @normal
   Scenario: KEDA scales frontend and backend on CPU 70% and memory 80%
     Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
-    Given the custom resources of the system "tbyte"
+    Given the system "tbyte" with its custom resources
     Then the ScaledObject "tbyte/frontend-scaledobject" declares spec.scaleTargetRef.name = frontend
     And the ScaledObject "tbyte/backend-scaledobject" declares spec.scaleTargetRef.name = backend
     And the ScaledObject "tbyte/backend-scaledobject" declares spec.triggers[type=cpu].metadata.value = "70"
@@ -48,3 +48,10 @@ Feature: TByte autoscaling
     Given the system is deployed
     When 100 users load the Service "tbyte/backend"
     Then the Deployment "tbyte/backend" reaches 10 ready replicas
+
+  @offline @declared @critical @known_gap @gap:tbyte-keda-and-hpa-both-scale
+  Scenario: One autoscaler alone decides the size of each tier
+    Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
+    Given the system "tbyte" with its custom resources
+    Then the autoscalers of the Deployment "tbyte/frontend" do not conflict
+    And the autoscalers of the Deployment "tbyte/backend" do not conflict

@@ -17,6 +17,6 @@ Feature: TByte secrets and configuration
   @offline @declared @normal
   Scenario: The secrets come from AWS Secrets Manager for the backend and Vault for the frontend
     Source: Kubernetes Architecture - TByte Microservices Platform § Secrets Management Architecture
-    Given the custom resources of the system "tbyte"
+    Given the system "tbyte" with its custom resources
     Then the SecretProviderClass "tbyte/backend-aws-secrets" declares spec.provider = aws
     And the SecretProviderClass "tbyte/frontend-vault-secrets" declares spec.provider = vault

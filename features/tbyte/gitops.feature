@@ -9,7 +9,7 @@ Feature: TByte GitOps with Argo CD
   @offline @declared @normal
   Scenario: The Argo CD applications sync in three waves from the chiju/tbyte repository
     Source: Kubernetes Architecture - TByte Microservices Platform § GitOps Deployment Flow
-    Given the custom resources of the system "tbyte"
+    Given the system "tbyte" with its custom resources
     Then the Application "argocd/tbyte-apps" declares spec.source.repoURL = https://github.com/chiju/tbyte
     And the Application "argocd/karpenter" declares metadata.annotations["argocd.argoproj.io/sync-wave"] = "1"
     And the Application "argocd/keda" declares metadata.annotations["argocd.argoproj.io/sync-wave"] = "1"
