@@ -195,9 +195,8 @@ def _check_existing(config: pytest.Config, session) -> None:
     from .kube import Kube
 
     provider = session.provider()
-    kube = Kube(kubeconfig=provider._kubeconfig_path(), context=config.option.context,
-                timeouts=Timeouts.for_cluster("existing"))
-    kube.check_reachable()
+    with Kube(provider._kubeconfig_path(), config.option.context, Timeouts.for_cluster("existing")) as kube:
+        kube.check_reachable()
 
 
 def _bootstrap(provider, handle) -> None:
@@ -332,11 +331,13 @@ def cluster(pytestconfig: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def kube(cluster, timeouts):
-    """archconform.kube.Kube bound to the run's cluster."""
+def kube(cluster, timeouts, run_id):
+    """archconform.kube.Kube bound to the run's cluster; what it applies carries this run's id."""
     from .kube import Kube
 
-    return Kube(kubeconfig=cluster.kubeconfig, context=cluster.context, timeouts=timeouts)
+    client = Kube(cluster.kubeconfig, cluster.context, timeouts, run_id=run_id)
+    yield client
+    client.close()
 
 
 @pytest.fixture(autouse=True)

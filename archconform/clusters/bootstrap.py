@@ -53,7 +53,11 @@ def cluster_facts(kube) -> dict:
 def bootstrap_cluster(provider: Provider, handle: ClusterHandle, *, image: str = WORKLOAD_IMAGE) -> None:
     from ..kube import Kube  # only the kube layer talks to the API server
 
-    kube = Kube(kubeconfig=handle.kubeconfig, context=handle.context, timeouts=provider.timeouts)
+    with Kube(handle.kubeconfig, handle.context, provider.timeouts, run_id=handle.run_id) as kube:
+        _bootstrap(kube, provider, handle, image)
+
+
+def _bootstrap(kube, provider: Provider, handle: ClusterHandle, image: str) -> None:
     kube.check_reachable()
     kube.wait_for_nodes_ready(timeout=provider.timeouts.pod_start)
     if handle.owned or provider.kind in ("kind", "k3s"):

@@ -33,7 +33,7 @@ class KindProvider(Provider):
         owned = not self.reuse
         # Handle first: if creation is interrupted half-way, delete() still knows the name.
         self.handle = ClusterHandle(kind=self.kind, name=self.name, kubeconfig=str(kubeconfig),
-                                    context=f"kind-{self.name}", profile="kind", run_id=self.run_id,
+                                    context=None, profile="kind", run_id=self.run_id,  # the file is ours: current-context
                                     owned=owned)
         if self.reuse:
             progress.info("reusing kind cluster %s", self.name)
