@@ -1,0 +1,49 @@
+"""Under pytest-xdist one cluster serves every worker: created once, deleted once, after the last."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fakekube import objects
+from tests.fakekube.fixtures import fake_kube  # noqa: F401 - fixture
+
+from . import fakebin
+
+LIVE_TESTS = """
+import os, pathlib, time
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+@pytest.mark.live
+def test_uses_cluster(cluster, i):
+    out = pathlib.Path(os.environ["SEEN"]) / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{i}"
+    out.write_text(cluster.name + " " + cluster.kubeconfig)
+    time.sleep(0.5)
+"""
+
+
+def test_one_cluster_shared_by_workers(tmp_path: Path, fake_kube):  # noqa: F811
+    for i in range(3):
+        fake_kube.put(objects.node(f"worker{i}"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_live.py").write_text(LIVE_TESTS)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
+    env.update(fakebin.install(tmp_path / "bin"), FAKE_KUBECONFIG=fake_kube.kubeconfig_path, SEEN=str(seen))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project), str(project),
+         "--cluster", "kind", "--run-id", "xd1", "-n", "2"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    workers = {p.name.split("-")[0] for p in seen.iterdir()}
+    assert workers == {"gw0", "gw1"}, f"both workers should run live tests: {workers}"
+    assert len({p.read_text() for p in seen.iterdir()}) == 1, "every worker must get the same cluster"
+    calls = fakebin.calls(tmp_path / "bin")
+    assert len([c for c in calls if c.startswith("kind create cluster")]) == 1, calls
+    assert len([c for c in calls if c.startswith("kind delete cluster")]) == 1, calls
+    assert calls[-1].startswith("kind delete cluster --name archconform-xd1"), "delete comes after all use"
