@@ -78,7 +78,7 @@ def _headings(system):
 def _norm_heading(text):
     # drop emoji and other symbols before the words, and markdown backticks
     text = text.replace("`", "")
-    return re.sub(r"^[^\w(]+", "", text).strip().rstrip(":").strip()
+    return re.sub(r"^[^A-Za-z0-9(]+", "", text).strip().rstrip(":").strip()
 
 
 def test_every_scenario_cites_its_document_title_and_a_real_section():
