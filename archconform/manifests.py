@@ -28,9 +28,9 @@ KUBERNETES_VERSION = "1.37"
 #: Which kustomize profile each cluster kind deploys. "base" carries the document's own numbers.
 PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "eks": "base", "existing": "base"}
 
-#: A Secret carrying this annotation gets random values generated for the listed keys at apply
-#: time; the committed manifests never hold a secret value.
-GENERATE_ANNOTATION = "archconform.io/generate-keys"
+#: A Secret carrying this annotation (JSON: key → template) gets its values generated at apply
+#: time by archconform.secrets; the committed manifests never hold a secret value.
+GENERATE_ANNOTATION = "archconform.io/generate"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 

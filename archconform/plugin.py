@@ -218,6 +218,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # --------------------------------------------------------------------------------------------
 # tags → markers
 # --------------------------------------------------------------------------------------------
+@pytest.hookimpl(tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function):
     """`@gap:<id>` becomes a strict xfail with the reason from GAPS.yaml; other tags are markers."""
     if not tag.startswith("gap:"):

@@ -16,9 +16,8 @@ import secrets as _secrets
 import string
 
 from .errors import ManifestError
-from .manifests import ref
+from .manifests import GENERATE_ANNOTATION as ANNOTATION, ref
 
-ANNOTATION = "archconform.io/generate"
 _RANDOM = re.compile(r"^random:(\d+)$")
 _REF = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
 _ALPHABET = string.ascii_letters + string.digits
