@@ -10,6 +10,7 @@ Files of one run with ``--csv PREFIX``:
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -195,6 +196,21 @@ class LoadResult:
     def status_ratio(self, code: int) -> float:
         """Share of all requests answered with ``code`` (the limited share for 429)."""
         return self.status_count(code) / self.requests if self.requests else 0.0
+
+    def limited_share_beyond(self, *, limit: int, period_s: float, duration_s: float,
+                             status: int = 429) -> float | None:
+        """Share of the requests beyond a rate limit that were refused with ``status``.
+
+        A client sending more than ``limit`` requests per ``period_s`` for ``duration_s``
+        seconds may get at most ``limit`` requests through per started period; everything above
+        that should be refused. 1.0 means the limit holds exactly; below 1.0 requests beyond the
+        limit got through; above 1.0 requests within the limit were refused. None when the run
+        never went beyond the limit (nothing to measure)."""
+        allowed = limit * max(1, math.ceil(duration_s / period_s))
+        beyond = self.requests - allowed
+        if beyond <= 0:
+            return None
+        return self.status_count(status) / beyond
 
     @property
     def refused(self) -> int:

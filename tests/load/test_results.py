@@ -71,6 +71,13 @@ def test_errors_by_status_code_and_refused(prefix):
     assert result.refused == 1
 
 
+def test_share_of_limited_responses_beyond_the_limit(prefix):
+    result = parse_results(prefix)  # 160 requests, 2 answered 429
+    assert result.limited_share_beyond(limit=150, period_s=60, duration_s=30) == 2 / 10
+    assert result.limited_share_beyond(limit=75, period_s=60, duration_s=90) == 2 / 10  # 2 windows
+    assert result.limited_share_beyond(limit=200, period_s=60, duration_s=30) is None
+
+
 @pytest.mark.parametrize(("error", "status"), [
     ("LocustBadStatusCode(code=503)", 503),
     ("HTTPError('500 Server Error: INTERNAL SERVER ERROR for url: http://127.0.0.1:1/x')", 500),

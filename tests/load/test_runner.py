@@ -94,6 +94,8 @@ def test_429s_are_counted_against_the_rate_limited_workload(start_target):
     assert result.requests - limited == 10  # exactly the limit got through
     assert limited == result.failures
     assert result.status_ratio(429) == pytest.approx(limited / result.requests)
+    assert result.limited_share_beyond(limit=10, period_s=60, duration_s=3) == 1.0
+    assert result.limited_share_beyond(limit=1000, period_s=60, duration_s=3) is None
     assert _metric(target, "workload_rate_limited_total") == limited
 
 
