@@ -8,26 +8,16 @@ from pytest_bdd import then
 from archconform import declared as d
 from archconform.errors import PromiseBroken, format_duration
 from archconform.manifests import ref as ref_of
+from archconform.model import capacity
+from archconform.model import hpa as hpa_model
 
 from ._vocabulary import SystemUnderTest, attach_text, phrase
-
-
-def _hpa_model():
-    from archconform.model import hpa
-
-    return hpa
-
-
-def _capacity():
-    from archconform.model import capacity
-
-    return capacity
 
 
 @then(phrase('the namespace quota admits {replicas:d} replicas of the {kind} "{ref}"'))
 def _(sut: SystemUnderTest, replicas: int, kind: str, ref: str) -> None:
     obj = d.find(sut.manifests, kind, ref)
-    fit = _capacity().quota_fit(sut.manifests, obj["metadata"]["namespace"], obj["metadata"]["name"], replicas)
+    fit = capacity.quota_fit(sut.manifests, obj["metadata"]["namespace"], obj["metadata"]["name"], replicas)
     attach_text(f"quota fit of {replicas} x {ref} (model)", "\n".join(fit.lines))
     if not fit.ok:
         raise PromiseBroken(f"promised the quota of namespace {obj['metadata']['namespace']!r} admits {replicas} "
@@ -36,7 +26,7 @@ def _(sut: SystemUnderTest, replicas: int, kind: str, ref: str) -> None:
 
 def _path(sut: SystemUnderTest, ref: str, start: int, target: int):
     hpa = d.find(sut.manifests, "HorizontalPodAutoscaler", ref)
-    path = _hpa_model().fastest_scale_up(hpa, start=start, target=target)
+    path = hpa_model.fastest_scale_up(hpa, start=start, target=target)
     attach_text(f"fastest scale-up of {ref} from {start} to {target} (model)", path.describe())
     return hpa, path
 

@@ -8,20 +8,9 @@ from pytest_bdd import then
 from archconform import declared as d
 from archconform.errors import PromiseBroken
 from archconform.manifests import ref as ref_of
+from archconform.model import pss, rbac
 
 from ._vocabulary import SystemUnderTest, attach_text, phrase
-
-
-def _pss():
-    from archconform.model import pss
-
-    return pss
-
-
-def _rbac():
-    from archconform.model import rbac
-
-    return rbac
 
 
 @then(phrase('every workload in namespace "{namespace}" meets the "{level}" Pod Security Standard'))
@@ -29,7 +18,7 @@ def _(sut: SystemUnderTest, namespace: str, level: str) -> None:
     workloads = [w for w in sut.manifests.workloads() if w["metadata"].get("namespace") == namespace]
     if not workloads:
         raise PromiseBroken(f"{sut.manifests.source}: namespace {namespace!r} has no workloads")
-    problems = [f"{ref_of(w)}: {v}" for w in workloads for v in _pss().violations(w, level)]
+    problems = [f"{ref_of(w)}: {v}" for w in workloads for v in pss.violations(w, level)]
     if problems:
         raise PromiseBroken(f"promised every workload in {namespace} meets the {level!r} Pod Security Standard; "
                             f"{len(problems)} violation(s):\n" + "\n".join(problems))
@@ -38,14 +27,14 @@ def _(sut: SystemUnderTest, namespace: str, level: str) -> None:
 @then(phrase('the {kind} "{ref}" meets the "{level}" Pod Security Standard'))
 def _(sut: SystemUnderTest, kind: str, ref: str, level: str) -> None:
     w = d.find(sut.manifests, kind, ref)
-    problems = _pss().violations(w, level)
+    problems = pss.violations(w, level)
     if problems:
         raise PromiseBroken(f"promised {ref_of(w)} meets the {level!r} Pod Security Standard; violations:\n"
                             + "\n".join(str(v) for v in problems))
 
 
 def _decision(sut: SystemUnderTest, subject_kind: str, subject: str, verb: str, resource: str, namespace: str | None):
-    return _rbac().can(sut.manifests, f"{subject_kind}:{subject}", verb, resource, namespace)
+    return rbac.can(sut.manifests, f"{subject_kind}:{subject}", verb, resource, namespace)
 
 
 def _where(namespace: str | None) -> str:
@@ -84,7 +73,7 @@ def _(sut: SystemUnderTest, subject_kind: str, subject: str, verb: str, resource
 
 @then(phrase('no service account of the system is granted cluster-admin or wildcard permissions'))
 def _(sut: SystemUnderTest) -> None:
-    findings = _rbac().least_privilege_findings(sut.manifests, categories={"cluster-admin", "wildcard"})
+    findings = rbac.least_privilege_findings(sut.manifests, categories={"cluster-admin", "wildcard"})
     if findings:
         raise PromiseBroken("promised least privilege for every service account; the RBAC model finds:\n"
                             + "\n".join(str(f) for f in findings))
