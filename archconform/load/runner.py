@@ -144,8 +144,9 @@ class LoadRun:
         self._term_after = term_after
         self._stop_grace = stop_grace_s
         self._keep_files = keep_files
-        self._stdout_path = workdir / "locust.stdout"
-        self._stderr_path = workdir / "locust.stderr"
+        stem = Path(prefix).name
+        self._stdout_path = workdir / f"{stem}.locust.stdout"
+        self._stderr_path = workdir / f"{stem}.locust.stderr"
         self._error: LoadError | None = None
         self._stopped = False
         self._killed = False
@@ -333,6 +334,14 @@ class LoadRun:
         return None
 
 
+def _run_files(stem: str) -> list[str]:
+    """Every file one run of locustfile ``stem`` writes into its folder."""
+    csvs = [f"{stem}{final}_{kind}.csv" for final in ("", "_final")
+            for kind in ("stats", "failures", "exceptions")]
+    return [*csvs, f"{stem}_stats_history.csv", f"{stem}.first-request", f"{stem}.locust.stdout",
+            f"{stem}.locust.stderr"]
+
+
 def _users(count: int) -> str:
     return f"{int(count)} user" + ("" if int(count) == 1 else "s")
 
@@ -359,7 +368,8 @@ def start_locust(locustfile: str | os.PathLike[str], *, host: str, users: int,
     ``duration_s`` is the run time (with a shape: its bound). ``timeout_s`` is the hard bound
     after which the child is stopped (default: duration + ``timeouts.load_start`` for start-up).
     ``env`` goes to the child (locustfile and shape knobs). With ``csv_dir`` the CSV files stay
-    there; otherwise they live in a temporary folder removed after parsing.
+    there (one run of a given locustfile at a time per folder); otherwise they live in a
+    temporary folder removed after parsing.
     """
     timeouts = timeouts or DEFAULT_TIMEOUTS
     if importlib.util.find_spec("locust") is None:
@@ -385,9 +395,10 @@ def start_locust(locustfile: str | os.PathLike[str], *, host: str, users: int,
     prefix = str(workdir / stem)
     final_prefix = str(workdir / f"{stem}_final")
     marker = workdir / f"{stem}.first-request"
-    for stale in workdir.glob(f"{stem}*"):
-        if stale.is_file() and stale.name.startswith((f"{stem}_", f"{stem}.")):
-            stale.unlink()
+    # A kept csv_dir may hold an earlier run of the same locustfile: its files must not be
+    # mistaken for this run's (the first-request marker above all).
+    for name in _run_files(stem):
+        (workdir / name).unlink(missing_ok=True)
 
     command = [sys.executable, "-m", "locust", "-f", f"{CHILD_HELPER},{path}", "--headless",
                "--host", host, "--csv", prefix, "--only-summary", "--exit-code-on-error", "0",

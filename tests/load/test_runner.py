@@ -181,13 +181,19 @@ def test_tasks_that_always_raise_are_a_crash_not_an_empty_success(target, tmp_pa
 
 
 @pytest.mark.slow
-def test_a_shape_that_never_starts_is_an_error_after_load_start(target):
+def test_a_shape_that_never_starts_is_an_error_after_load_start(target, tmp_path):
+    # an earlier run's files in a kept csv_dir must not count for this one
+    (tmp_path / "browse.first-request").write_text("1795490135.0\n")
+    (tmp_path / "browse_extra_stats.csv").write_text("another locustfile's\n")
     timeouts = LOAD_TIMEOUTS.replace(load_start=4.0)
     started = time.monotonic()
     with pytest.raises(LoadDidNotStart) as caught:
         run_locust("browse.py", host=target.base_url, users=2, spawn_rate=1, duration_s=60,
-                   shape="Stages", env={"LOAD_STAGES": "60s:0"}, timeouts=timeouts)
+                   shape="Stages", env={"LOAD_STAGES": "60s:0"}, timeouts=timeouts,
+                   csv_dir=tmp_path)
     elapsed = time.monotonic() - started
+    assert not (tmp_path / "browse.first-request").exists()
+    assert (tmp_path / "browse_extra_stats.csv").read_text() == "another locustfile's\n"
     assert timeouts.load_start <= elapsed < timeouts.load_start + 5
     assert "made no request within 4s of starting (0 users running)" in str(caught.value)
     assert caught.value.result is not None and caught.value.result.requests == 0
