@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import format_duration
 from ..settings import DEFAULT_TIMEOUTS, Timeouts
+from .cronjob import BackupCommand
 from .engine import BackupRecord, Engine, Instant, RestoreRecord, check_table_name
 from .errors import BackupError, RestoreFailed, first_line
 from .verdict import Verdict
@@ -132,6 +133,38 @@ def run_experiment(engine: Engine, *, promised_rpo: timedelta | None = None,
                      promised_rpo=promised_rpo, promised_rto=promised_rto, worst_case_loss=worst_case_loss)
     return ExperimentResult(engine.description, table, interval, started, writes, backup, disaster,
                             restore, first_query, restored, verdict)
+
+
+def run_local(backup: dict | BackupCommand, *, promised_rpo: timedelta | None = None,
+              promised_rto: timedelta | None = None, worst_case_loss: timedelta | None = None,
+              container: str | None = None, interval: float = 0.05, before_backup: float | None = None,
+              after_backup: float | None = None, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ExperimentResult:
+    """The experiment on a local PostgreSQL, with the system's backup command: a CronJob manifest
+    (dict) or a ``BackupCommand``. The server is started for it and removed afterwards."""
+    from .local import LocalEngine, LocalPostgres
+
+    command = backup if isinstance(backup, BackupCommand) else BackupCommand.from_cronjob(backup, container=container)
+    with LocalPostgres(timeouts=timeouts) as server:
+        return run_experiment(LocalEngine(server, command), promised_rpo=promised_rpo, promised_rto=promised_rto,
+                              worst_case_loss=worst_case_loss, interval=interval, before_backup=before_backup,
+                              after_backup=after_backup, timeouts=timeouts)
+
+
+def run_on_cluster(kube, *, namespace: str, cronjob: str, statefulset: str, run_id: str,
+                   promised_rpo: timedelta | None = None, promised_rto: timedelta | None = None,
+                   worst_case_loss: timedelta | None = None, container: str | None = None,
+                   database_url: str | None = None, interval: float = 1.0, before_backup: float = 30.0,
+                   after_backup: float = 30.0, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ExperimentResult:
+    """The experiment on a live cluster through ``archconform.kube.Kube`` (``@live @destructive``):
+    the system's StatefulSet ``statefulset`` and CronJob ``cronjob`` in ``namespace``. What the
+    engine created (Jobs, toolbox pod) is deleted afterwards; the system's dumps stay."""
+    from .cluster import ClusterEngine
+
+    with ClusterEngine(kube, namespace=namespace, cronjob=cronjob, statefulset=statefulset, run_id=run_id,
+                       timeouts=timeouts, container=container, database_url=database_url) as engine:
+        return run_experiment(engine, promised_rpo=promised_rpo, promised_rto=promised_rto,
+                              worst_case_loss=worst_case_loss, interval=interval, before_backup=before_backup,
+                              after_backup=after_backup, timeouts=timeouts)
 
 
 def _first_successful_query(engine: Engine, table: str, disaster: Instant, timeouts: Timeouts) -> Instant:

@@ -66,7 +66,7 @@ class LocalPostgres:
     def __init__(self, *, binaries: PgBinaries | None = None, database: str = "app",
                  user: str = "postgres", password: str | None = None,
                  timeouts: Timeouts = DEFAULT_TIMEOUTS, port: int | None = None, fsync: bool = False,
-                 workdir: str | os.PathLike | None = None):
+                 workdir: str | os.PathLike | None = None, template: str | os.PathLike | None = None):
         self.binaries = binaries or find_binaries()
         self.database = database
         self.user = user
@@ -83,6 +83,9 @@ class LocalPostgres:
         os.chmod(self.workdir, 0o711)   # the server's OS user must reach data/ below
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "server.log"
+        #: A data directory made by ``make_template`` (same user and password) to copy instead of
+        #: running initdb on the first start; re-inits (the restore procedure) always run initdb.
+        self.template = Path(template) if template else None
         self._proc: subprocess.Popen | None = None
         self._closed = False
 
@@ -120,11 +123,24 @@ class LocalPostgres:
         self.close()
 
     def start(self) -> None:
-        """initdb (when there is no cluster yet), start the server, create the database."""
+        """initdb (or copy the template) when there is no cluster yet, start, create the database."""
         if not (self.data_dir / "PG_VERSION").exists():
-            self.initdb()
+            if self.template is not None:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                subprocess.run(["cp", "-a", str(self.template), str(self.data_dir)], check=True)
+            else:
+                self.initdb()
         self.launch()
         self.create_database()
+
+    @classmethod
+    def make_template(cls, directory: str | os.PathLike, *, binaries: PgBinaries | None = None,
+                      user: str = "postgres", password: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Path:
+        """initdb once into ``directory``/data, for servers created with ``template=`` and the same
+        ``user`` and ``password`` (a test suite's servers start in a fraction of the time)."""
+        maker = cls(binaries=binaries, user=user, password=password, timeouts=timeouts, workdir=directory)
+        maker.initdb()
+        return maker.data_dir
 
     def initdb(self) -> None:
         """Create an empty database cluster in ``data_dir`` (password auth on TCP)."""

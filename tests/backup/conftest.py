@@ -7,6 +7,9 @@ removed afterwards whatever happened; the fixture checks that it really is gone.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -47,14 +50,30 @@ def cronjob(script: str = FINCH_SCRIPT, *, name: str = "postgres-backup", namesp
     }
 
 
+#: The password of every test server (they are copies of one initdb'd template; 127.0.0.1 only).
+TEST_PASSWORD = "archconform-test-" + os.urandom(4).hex()
+
+
 @pytest.fixture(scope="session")
 def binaries():
     return find_binaries()
 
 
+@pytest.fixture(scope="session")
+def template(binaries):
+    """One initdb for the whole session; each server starts from a copy of it. (Not under
+    pytest's tmp_path: that is private to root, and the server may run as another OS user.)"""
+    directory = Path(tempfile.mkdtemp(prefix="archconform-pg-template-"))
+    try:
+        yield LocalPostgres.make_template(directory, binaries=binaries, password=TEST_PASSWORD,
+                                          timeouts=TEST_TIMEOUTS)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture
-def pg(binaries):
-    server = LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS)
+def pg(binaries, template):
+    server = LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS, password=TEST_PASSWORD, template=template)
     with server:
         yield server
     assert not server.running

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from archconform.backup import EmptyDump, RestoreFailed, run_experiment
+from archconform.backup import EmptyDump, RestoreFailed, run_on_cluster
 from archconform.backup.cluster import ClusterEngine, dns_name, rewrite_host
 
 from .conftest import FINCH_SCRIPT, TEST_TIMEOUTS, cronjob
@@ -27,10 +27,10 @@ def make(pg, tmp_path, script=FINCH_SCRIPT, database_url=None):
 
 
 def test_the_experiment_runs_through_the_facade(pg, tmp_path):
-    cluster, engine = make(pg, tmp_path)
-    with engine:
-        result = run_experiment(engine, promised_rpo=timedelta(hours=1), promised_rto=timedelta(minutes=30),
-                                interval=0.05, before_backup=0.4, after_backup=0.4, timeouts=TEST_TIMEOUTS)
+    cluster, _ = make(pg, tmp_path)
+    result = run_on_cluster(cluster, namespace=NS, cronjob="postgres-backup", statefulset="postgres",
+                            run_id="run-42", promised_rpo=timedelta(hours=1), promised_rto=timedelta(minutes=30),
+                            interval=0.05, before_backup=0.4, after_backup=0.4, timeouts=TEST_TIMEOUTS)
     restored = [seq for seq, _ in result.restored]
     newest = restored[-1]
     assert restored == list(range(1, newest + 1))

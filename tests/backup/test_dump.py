@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import subprocess
 
-import psycopg
 import pytest
 
 from archconform.backup.dump import END_MARKER, inspect_dump, inspect_script, parse_facts
@@ -17,14 +16,14 @@ TABLE = "archconform_stamps"
 
 
 @pytest.fixture(scope="module")
-def dumps(binaries, tmp_path_factory):
+def dumps(binaries, template, tmp_path_factory):
     """A plain, a gzip and a custom-format dump of a small writer table, plus damaged variants."""
     from archconform.backup import LocalPostgres
 
-    from .conftest import TEST_TIMEOUTS
+    from .conftest import TEST_PASSWORD, TEST_TIMEOUTS
 
     out = tmp_path_factory.mktemp("dumps")
-    with LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS) as pg:
+    with LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS, password=TEST_PASSWORD, template=template) as pg:
         session = PsycopgSession(pg.dsn, connect_timeout=3)
         create_table(session, TABLE)
         session.execute(f"INSERT INTO {TABLE} SELECT g, now() FROM generate_series(1, 2000) g")

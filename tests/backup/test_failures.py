@@ -14,7 +14,7 @@ from archconform.backup import (BackupCommand, BackupFailed, EmptyDump, LocalEng
 from archconform.backup.local import free_port
 from archconform.errors import ArchconformError, PromiseBroken
 
-from .conftest import FINCH_SCRIPT, TEST_TIMEOUTS, cronjob, pid_alive
+from .conftest import FINCH_SCRIPT, TEST_PASSWORD, TEST_TIMEOUTS, cronjob, pid_alive
 
 FAST = dict(interval=0.05, before_backup=0.2, after_backup=0.2, timeouts=TEST_TIMEOUTS)
 
@@ -157,12 +157,13 @@ def test_a_writer_that_cannot_connect_shows_the_dsn_without_its_password(binarie
     assert engine.calls == []
 
 
-def test_a_server_that_cannot_start_shows_the_end_of_its_log(binaries):
+def test_a_server_that_cannot_start_shows_the_end_of_its_log(binaries, template):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        server = LocalPostgres(binaries=binaries, port=port, timeouts=TEST_TIMEOUTS)
+        server = LocalPostgres(binaries=binaries, port=port, timeouts=TEST_TIMEOUTS, password=TEST_PASSWORD,
+                               template=template)
         with pytest.raises(ServerDidNotStart) as info:
             with server:
                 pass
@@ -173,9 +174,10 @@ def test_a_server_that_cannot_start_shows_the_end_of_its_log(binaries):
     assert not server.running and not server.workdir.exists()
 
 
-def test_the_server_is_stopped_and_removed_when_the_body_raises(binaries):
+def test_the_server_is_stopped_and_removed_when_the_body_raises(binaries, template):
     with pytest.raises(RuntimeError, match="boom"):
-        with LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS) as server:
+        with LocalPostgres(binaries=binaries, timeouts=TEST_TIMEOUTS, password=TEST_PASSWORD,
+                           template=template) as server:
             pid = server._proc.pid
             assert pid_alive(pid)
             raise RuntimeError("boom")
