@@ -38,7 +38,7 @@ def with_image(objs: list[dict], image: str, *, default: str = WORKLOAD_IMAGE) -
 def deploy_system(kube, system: str, *, profile: str, run_id: str, image: str = WORKLOAD_IMAGE) -> DeployedSystem:
     manifests = render(system, profile)
     objs = materialize(with_image(list(manifests), image))
-    kube.apply(objs, labels={"archconform.io/run-id": run_id, "archconform.io/system": system})
+    kube.apply(objs, run_id=run_id, labels={"archconform.io/system": system})
     t = kube.timeouts
     for obj in manifests.of_kind("Deployment"):
         md = obj["metadata"]
@@ -51,4 +51,4 @@ def deploy_system(kube, system: str, *, profile: str, run_id: str, image: str = 
 
 def remove_system(kube, run_id: str) -> int:
     """Delete everything this run labelled; returns how many objects were deleted."""
-    return kube.delete_owned(run_id)
+    return len(kube.delete_owned(run_id, wait=True))
