@@ -212,6 +212,8 @@ class Timeline:
         self._ready_pods: int | None = None
         #: Pod events as they arrived (duplicates included), for pod start times.
         self.pod_events: list[tuple[str, dict]] = []
+        #: UIDs of the pods listed in the baseline: they existed before the observation.
+        self.baseline_pods: set[str] = set()
         self._pdb = PDBStatus(None, None, None, None)
         #: Failed requests per whole second since the start (from Locust).
         self.failures: dict[int, int] = {}
@@ -231,6 +233,8 @@ class Timeline:
         with self._lock:
             changed = False
             for obj in objs:
+                if source == POD:
+                    self.baseline_pods.add(_key(obj))
                 changed = self._apply(t, source, ADDED, obj, sample=False) or changed
             # An empty list is an observation too: no endpoint (no pod) is ready.
             if source == ENDPOINTS and self._ready is None:
@@ -508,10 +512,12 @@ class PodStartReport:
 
 
 def pod_starts(events: Iterable[tuple[str, Mapping]], *, since: datetime | None = None,
-               observed_until: datetime | None = None) -> PodStartReport:
+               exclude: Iterable[str] = (), observed_until: datetime | None = None) -> PodStartReport:
     """Reduce pod watch events to creation → first Ready per pod (by UID).
 
-    - Only pods created at or after ``since`` count (pods that existed before the rollout).
+    - Pods that existed before the observation do not count: those whose UID is in
+      ``exclude`` (the recorder's baseline list) and those created before ``since``
+      (creation timestamps have whole seconds, so ``since`` is floored to its second).
     - The first Ready is the earliest Ready=True ``lastTransitionTime`` seen for the pod, so
       duplicates, out-of-order events and a later restart (Ready False, then True again) do not
       move it.
@@ -523,11 +529,14 @@ def pod_starts(events: Iterable[tuple[str, Mapping]], *, since: datetime | None 
     restarts: dict[str, int] = {}
     deleted: set[str] = set()
     floor = since.replace(microsecond=0) if since is not None else None
+    skip = set(exclude)
     for etype, pod in events:
         if etype not in (ADDED, MODIFIED, DELETED):
             continue
         md = pod.get("metadata") or {}
         uid = str(md.get("uid") or md.get("name"))
+        if _key(pod) in skip:
+            continue
         born = parse_time(md.get("creationTimestamp"))
         if born is None or (floor is not None and born < floor):
             continue
@@ -858,6 +867,7 @@ class AvailabilityRecorder:
         since = datetime.fromtimestamp(self._wall0, tz=timezone.utc) if self._wall0 else None
         end_wall = (self._wall0 or 0.0) + (self._t_end if self._t_end is not None else self.now())
         return pod_starts(self.timeline.pod_event_list(), since=since,
+                          exclude=set(self.timeline.baseline_pods),
                           observed_until=datetime.fromtimestamp(end_wall, tz=timezone.utc))
 
     def chart(self, out_dir: Any, name: str, *, title: str = "",
