@@ -69,6 +69,15 @@ def rewrite_host(dsn: str, host: str, port: int) -> str:
     return make_conninfo(dsn, host=host, port=str(port))
 
 
+def _exec_error(result: Any) -> str:
+    """The telling line of a failed exec: the tool's first error line, or the exec's own error
+    (``rc`` None: the command could not start)."""
+    text = result.stderr or result.stdout
+    if not text and getattr(result, "error", None):
+        return str(result.error)
+    return first_line(text)
+
+
 def _ready(pod: dict | None) -> bool:
     for cond in ((pod or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
@@ -375,7 +384,7 @@ class ClusterEngine(Engine):
         tool = "pg_restore" if backup.facts.custom else "psql"
         if result.rc != 0:
             raise RestoreFailed(f"restore of {backup.location} failed ({tool} exit {result.rc}): "
-                                f"{redact_dsn(first_line(result.stderr or result.stdout))}")
+                                f"{redact_dsn(_exec_error(result))}")
         completed = Instant.now()
         phases.append(("load", completed.seconds_since(mark)))
         return RestoreRecord(started, completed, script, tuple(phases))
@@ -396,7 +405,7 @@ class ClusterEngine(Engine):
                           timeout=self.timeouts.api_request)
         if result.rc != 0:
             raise BackupError(f"query failed in pod/{self._toolbox} (psql exit {result.rc}): "
-                              f"{redact_dsn(first_line(result.stderr or result.stdout))}")
+                              f"{redact_dsn(_exec_error(result))}")
         return result.stdout
 
     def probe(self, table: str) -> tuple[int, int | None]:
