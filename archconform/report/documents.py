@@ -56,6 +56,40 @@ def headings(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
+def clean_heading(heading: str) -> str:
+    """The heading without a leading emoji or mis-decoded emoji bytes (``🚀 Scaling`` and
+    ``üöÄ Scaling`` become ``Scaling``): what a citation names."""
+    m = re.search(r"[A-Za-z0-9]", heading)
+    return heading[m.start():].strip() if m else heading.strip()
+
+
+def path_anchors(text: str) -> list[list[str]]:
+    """For each heading (in ``headings`` order), the extra ids citations use besides GitHub's:
+    the slug of the heading without a leading emoji (``clean_heading``), and of its path
+    (``slugify("Parent › Heading")`` and longer), so ``Source: ... § Disaster Recovery › Backup
+    Strategy`` lands on that very heading even when another one has the same name. The
+    document's own title (the level-1 heading) is not part of a path; the first heading to
+    claim an id keeps it."""
+    out: list[list[str]] = []
+    stack: list[tuple[int, str]] = []
+    all_headings = headings(text)
+    used = {anchor for _, _, anchor in all_headings}
+    for level, heading, _anchor in all_headings:
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, clean_heading(heading)))
+        path = [h for lvl, h in stack if lvl > 1]
+        extra = []
+        candidates = [slugify(clean_heading(heading))]
+        candidates += [slugify(" › ".join(path[-k:])) for k in range(2, len(path) + 1)]
+        for anchor in candidates:
+            if anchor and anchor not in used:
+                used.add(anchor)
+                extra.append(anchor)
+        out.append(extra)
+    return out
+
+
 def render_document(title: str, text: str) -> str:
     """One seed document as a standalone HTML page with heading anchors."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -63,7 +97,7 @@ def render_document(title: str, text: str) -> str:
              "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.5}"
              "pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}:target{background:#fff8c5}"
              "p{white-space:pre-wrap;margin:.2rem 0}</style></head><body>"]
-    ids = iter(headings(text))
+    ids = iter(zip(headings(text), path_anchors(text)))
     in_fence = False
     fence: list[str] = []
     for line in text.splitlines():
@@ -78,7 +112,8 @@ def render_document(title: str, text: str) -> str:
             continue
         m = _HEADING.match(line)
         if m:
-            level, heading, anchor = next(ids)
+            (level, heading, anchor), extra = next(ids)
+            parts += [f'<a id="{html.escape(a)}"></a>' for a in extra]
             parts.append(f'<h{level} id="{html.escape(anchor)}">{html.escape(heading)}</h{level}>')
         elif line.strip():
             parts.append(f"<p>{html.escape(line)}</p>")

@@ -267,7 +267,13 @@ def _schedule_unstarted(item: pytest.Item) -> None:
         listener.pytest_bdd_before_scenario(request=request, feature=template.feature,
                                             scenario=template.render(_example(item)))
     except AssertionError:
-        pass  # addfinalizer refused (the skip came from a parent's setup): the result stays open
+        # Its last act, item.addfinalizer, is refused when setup stopped before the item was set
+        # up (a skip mark, a parent's failure); the result is open: mark its steps not run now.
+        from allure_pytest_bdd.steps import report_remaining_steps
+
+        uuid = listener.nodeid_to_uuid.get(item.nodeid)
+        if uuid is not None:
+            report_remaining_steps(listener.lifecycle, item, uuid)
 
 
 _KNOWN_GAP_PREFIX = re.compile(r"^known gap(?:\s*\([^)]*\))?\s*:\s*", re.I)

@@ -16,7 +16,8 @@ It removes:
   ``key=value`` (libpq connection strings).
 
 Redaction is deliberately greedy: hiding a harmless value costs a little readability, leaking a
-secret costs a credential rotation. Everything is replaced by ``***`` (``MASK``).
+secret costs a credential rotation. Everything is replaced by ``***`` (``MASK``), quoted as
+``"***"`` where the value sits after ``key:`` so that redacted YAML stays parseable.
 
 ``RedactingFilter`` is a ``logging.Filter``; ``install_log_redaction()`` puts it on the root
 logger *and* wraps the LogRecord factory, because Python runs a logger's filters only for records
@@ -37,6 +38,8 @@ import urllib.parse
 from typing import Any, Callable
 
 MASK = "***"
+#: The mask where the value is YAML: quoted, because a bare ``***`` would parse as an alias.
+_YAML_MASK = f'"{MASK}"'
 
 #: Registered values shorter than this are refused: masking every "ab" in every report would make
 #: the report unreadable and gives no protection (such a value is not a credential).
@@ -155,7 +158,7 @@ def _mask_flow_body(body: str) -> str:
         v = m.group("v").strip()
         if not v:
             return m.group(0)
-        q = v[0] if v[0] in "\"'" else ""
+        q = v[0] if v[0] in "\"'" else '"'
         return f"{m.group('k')}: {q}{MASK}{q}"
     return _FLOW_ENTRY.sub(one, body)
 
@@ -197,12 +200,9 @@ def _redact_yaml_secret_doc(doc: str) -> str:
                 e = _YAML_ENTRY.match(child)
                 if e:
                     val = e.group("val").strip()
-                    if val.startswith(("|", ">")):
-                        out.append(f"{e.group('head')} {MASK}")
-                    else:
-                        out.append(f"{e.group('head')} {MASK}" if val else child)
+                    out.append(f"{e.group('head')} {_YAML_MASK}" if val else child)
                 else:
-                    out.append(" " * indent + MASK)
+                    out.append(" " * indent + _YAML_MASK)
             # deeper lines are continuation of a block scalar or a multi-line value: dropped
             i += 1
     return "\n".join(out)
@@ -224,6 +224,8 @@ def _mask_credential(m: re.Match[str]) -> str:
     if not val or val in ('""', "''"):
         return m.group(0)
     q = val[0] if val[0] in "\"'" else ""
+    if not q and ":" in m.group("head"):
+        q = '"'  # key: value is YAML-like; a bare *** would be a YAML alias
     return f"{m.group('head')}{q}{MASK}{q}"
 
 

@@ -33,6 +33,8 @@ from ..systems import SYSTEMS
 LEVELS = ("declared", "modeled", "observed")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 
+#: Separators of a nested citation: ``Deployment Strategies › Rolling Updates`` (or `` > ``).
+_SECTION_PATH = re.compile(r"\s+(?:›|>)\s+")
 _SOURCE_LINE = re.compile(r"^\s*Source:\s*(?P<title>.+?)\s*§\s*(?P<section>.+?)\s*$", re.M)
 
 
@@ -56,8 +58,16 @@ class Source:
     section: str
 
     @property
+    def heading(self) -> str:
+        """The cited heading itself: the last part of a path like ``Section › Subsection``."""
+        return _SECTION_PATH.split(self.section)[-1].strip()
+
+    @property
     def slug(self) -> str:
-        return slugify(self.section)
+        """The anchor: GitHub's slug of the heading, or of the whole path for a nested citation
+        (the document pages carry an anchor for each heading's path, see documents.path_anchors)."""
+        parts = [p.strip() for p in _SECTION_PATH.split(self.section)]
+        return slugify(" › ".join(parts)) if len(parts) > 1 else slugify(self.heading)
 
     def url(self, system: str, base_url: str | None = None) -> str:
         """Link to the cited heading: relative to the report's index.html, or absolute under

@@ -69,7 +69,7 @@ class Row:
         return str(self.outcome.get("verdict", "not run"))
 
 
-def test_result_href(report_href: str, uuid: str) -> str:
+def result_href(report_href: str, uuid: str) -> str:
     """Link to one test result in an Allure Report 3 (awesome) report: its id is md5(uuid)."""
     return f"{report_href}/index.html#/{hashlib.md5(uuid.encode()).hexdigest()}"
 
@@ -184,7 +184,7 @@ def _cell_text(cell: Cell | None) -> str:
 def _evidence_links(row: Row, report_href: str) -> list[tuple[str, str]]:
     links: list[tuple[str, str]] = []
     if row.uuid:
-        links.append(("Allure test case", test_result_href(report_href, row.uuid)))
+        links.append(("Allure test case", result_href(report_href, row.uuid)))
     seen = set()
     cited = [e for c in row.cells.values() for e in c.evidence]
     for ev in cited + row.attachments:
