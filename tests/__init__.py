@@ -1,0 +1,1 @@
+"""archconform's own tests (a package so that test helpers import as tests.<area>)."""
