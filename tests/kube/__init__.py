@@ -1,0 +1,1 @@
+"""Tests of archconform.kube against the fake API server, through the official client."""
