@@ -311,3 +311,17 @@ def test_udp_ports_echo_datagrams(start_workload):
         data, _ = sock.recvfrom(100)
     assert data == b"ping-42"
     assert _metrics(target)["workload_udp_datagrams_total"].value() == 1
+
+
+def test_keep_alive_connection_serves_several_requests_including_a_post_body(workload):
+    conn = http_client.HTTPConnection("127.0.0.1", workload.port, timeout=10)
+    try:
+        conn.request("POST", "/toggle/ready?fail=1", body=b"x" * 1000)
+        assert conn.getresponse().read() and conn.sock is not None
+        sock = conn.sock
+        conn.request("GET", "/ready")
+        response = conn.getresponse()
+        assert response.status == 503 and response.read()
+        assert conn.sock is sock  # the same connection answered both
+    finally:
+        conn.close()

@@ -97,9 +97,15 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch(head=True)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(min(length, 1 << 20))
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+            self.close_connection = True
+        if length > 1 << 20:  # not worth reading; the unread rest must not become a request
+            self.close_connection = True
+        elif length > 0:
+            self.rfile.read(length)
         self._dispatch(head=False)
 
     def client_ip(self) -> str:
