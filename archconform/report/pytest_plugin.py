@@ -406,6 +406,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     data = COLLECTOR.export()
     facts = offline_facts(config.rootpath, cluster_kind=getattr(config.option, "cluster", None))
+    if getattr(config.option, "run_id", None):
+        facts["run_id"] = str(config.option.run_id)
     facts.update(data.get("facts", {}))
     if state.results_dir is not None:
         write_environment(state.results_dir, facts)
