@@ -14,7 +14,7 @@ One small module per verb, keyword-only arguments:
 - ``applying`` (server-side apply, ownership labels), ``creating``, ``patching``,
   ``fetching``, ``watching``, ``deleting`` (``delete_owned``: only this run's objects),
   ``waiting`` (named waits with timeouts and last state), ``evicting``, ``scaling``,
-  ``execing``, ``portforward``.
+  ``execing``, ``portforward``, ``podlogs``, ``reviewing`` (SubjectAccessReview).
 
 Timeouts are always fields of ``archconform.settings.Timeouts``. Logs name objects as
 kind/namespace/name and never carry an object's data (Secrets stay out of logs).
@@ -30,7 +30,7 @@ from archconform.errors import UsageError
 from archconform.settings import DEFAULT_TIMEOUTS, Timeouts
 
 from . import (applying, client, creating, deleting, evicting, execing, fetching, patching,
-               portforward, scaling, waiting, watching)
+               podlogs, portforward, reviewing, scaling, waiting, watching)
 from .errors import (AlreadyExists, APIClientError, APIError, APIServerError, BadRequest,
                      Conflict, Forbidden, Gone, Invalid, NotFound, TooManyRequests, Unauthorized,
                      UnknownKind, Unreachable)
@@ -38,13 +38,14 @@ from .evicting import EvictionResult
 from .execing import ExecResult
 from .ownership import MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL, is_owned
 from .portforward import PortForwarding
+from .reviewing import AccessDecision
 from .resources import Resource
 from .scaling import Scale
 from .waiting import JobFailed
 from .watching import Watch
 
 __all__ = [
-    "Kube", "EvictionResult", "ExecResult", "PortForwarding", "Resource", "Scale", "Watch",
+    "Kube", "AccessDecision", "EvictionResult", "ExecResult", "PortForwarding", "Resource", "Scale", "Watch",
     "APIError", "APIClientError", "APIServerError", "AlreadyExists", "BadRequest", "Conflict",
     "Forbidden", "Gone", "Invalid", "JobFailed", "NotFound", "TooManyRequests", "Unauthorized",
     "UnknownKind", "Unreachable", "MANAGED_BY_LABEL", "MANAGED_BY_VALUE", "RUN_ID_LABEL",
@@ -133,6 +134,21 @@ class Kube:
         return patching.patch(self.conn, kind=kind, name=name, patch=patch, namespace=namespace,
                               patch_type=patch_type, subresource=subresource,
                               api_version=api_version)
+
+    def replace(self, obj: dict) -> dict:
+        """PUT the whole object; Conflict if its resourceVersion is stale."""
+        return patching.replace(self.conn, obj)
+
+    def access_review(self, *, verb: str, resource: str, group: str = "",
+                      namespace: str | None = None, name: str | None = None,
+                      subresource: str | None = None, user: str | None = None,
+                      groups: list[str] | None = None,
+                      service_account: str | None = None) -> AccessDecision:
+        """Ask the cluster's authorizer (SubjectAccessReview; SelfSubjectAccessReview when no
+        subject is given). ``service_account`` is "namespace/name"."""
+        return reviewing.access_review(self.conn, verb=verb, resource=resource, group=group,
+                                       namespace=namespace, name=name, subresource=subresource,
+                                       user=user, groups=groups, service_account=service_account)
 
     def delete(self, kind: str, name: str, *, namespace: str | None = None,
                api_version: str | None = None, propagation: str = "Background",
@@ -252,6 +268,12 @@ class Kube:
                                     container=container,
                                     timeout=self.timeouts.api_request if timeout is None
                                     else timeout)
+
+    def logs(self, pod: str, namespace: str, *, container: str | None = None,
+             tail_lines: int | None = None, previous: bool = False) -> str:
+        """A container's log text (returned, never logged)."""
+        return podlogs.logs(self.conn, pod=pod, namespace=namespace, container=container,
+                            tail_lines=tail_lines, previous=previous)
 
     def port_forward(self, pod: str, namespace: str, port: int, *,
                      local_port: int = 0) -> AbstractContextManager[PortForwarding]:

@@ -74,7 +74,8 @@ class Connection:
 
     def request(self, method: str, path: str, *, query: Query | None = None, body: Any = None,
                 content_type: str | None = None, timeout: float | None = None,
-                action: str = "", target: str = "", secret: bool = False) -> Any:
+                action: str = "", target: str = "", secret: bool = False,
+                accept: str = "application/json") -> Any:
         """One REST call. Returns the parsed JSON body (or text, or None when empty).
 
         ``action`` and ``target`` ("get", "deployment/ns/name") go into error messages;
@@ -82,7 +83,7 @@ class Connection:
         """
         try:
             request = self._serialize(method, path, query=query, body=body,
-                                      content_type=content_type)
+                                      content_type=content_type, accept=accept)
             resp = self.api_client.call_api(*request, _request_timeout=self._timeout(timeout))
             resp.read()
         except ApiException as exc:  # status 0: TLS failure inside the client
@@ -91,6 +92,8 @@ class Connection:
             raise errors.unreachable(exc, action=action, target=target, server=self.server) from exc
         if not 200 <= resp.status <= 299:
             self._raise_for(resp, action=action, target=target, secret=secret)
+        if not accept.endswith("json"):
+            return (resp.data or b"").decode("utf-8", "replace")
         return _decode(resp.data, resp.headers.get("content-type", ""))
 
     def open_stream(self, path: str, *, query: Query | None = None, read_timeout: float,

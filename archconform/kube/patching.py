@@ -43,3 +43,20 @@ def patch(conn: Connection, *, kind: str, name: str, patch: Any, namespace: str 
         result.setdefault("kind", res.kind)
         result.setdefault("apiVersion", res.api_version)
     return result
+
+
+def replace(conn: Connection, obj: dict, *, field_manager: str = "archconform") -> dict:
+    """PUT the whole object. With ``metadata.resourceVersion`` set (as read), the server refuses
+    with Conflict if someone changed the object since: optimistic concurrency."""
+    md = obj.get("metadata") or {}
+    res = conn.resources.lookup(str(obj.get("kind")), obj.get("apiVersion"))
+    ns = md.get("namespace") if res.namespaced else None
+    ref = res.ref(md.get("name"), ns)
+    result = conn.request("PUT", res.path(name=md.get("name"), namespace=ns),
+                          query=[("fieldManager", field_manager)], body=obj, action="replace",
+                          target=ref, secret=res.kind == "Secret")
+    log.info("replaced %s", ref)
+    if isinstance(result, dict):
+        result.setdefault("kind", res.kind)
+        result.setdefault("apiVersion", res.api_version)
+    return result

@@ -11,8 +11,9 @@ As a pytest fixture: ``from tests.fakekube.fixtures import fake_kube  # noqa: F4
 """
 
 from . import objects, statuses
-from .server import (EvictionCall, ExecCall, ExecError, ExecReply, FakeKube, PortForwardCall,
-                     RecordedRequest, Reject)
+from .server import (EvictionCall, ExecCall, ExecError, ExecReply, FakeKube, LogCall,
+                     PortForwardCall, RecordedRequest, Reject)
 
-__all__ = ["FakeKube", "ExecReply", "ExecCall", "ExecError", "EvictionCall", "PortForwardCall",
+__all__ = ["FakeKube", "ExecReply", "ExecCall", "ExecError", "EvictionCall", "LogCall",
+           "PortForwardCall",
            "RecordedRequest", "Reject", "objects", "statuses"]

@@ -10,13 +10,14 @@ The official ``kubernetes`` client talks to it through the kubeconfig it writes
   background garbage collection of owned objects), DELETE collection;
 - watch (``?watch=true``): chunked JSON event lines, replay from a resourceVersion, 410 Expired
   after ``compact()``, streams ended by ``close_watches()`` or ``timeoutSeconds``;
-- the ``status`` and ``scale`` subresources, ``pods/<name>/eviction`` (PodDisruptionBudgets
+- the ``status`` and ``scale`` subresources, ``pods/<name>/log``, ``pods/<name>/eviction`` (PodDisruptionBudgets
   honoured: 429 with the budget's message, 500 for more than one), and ``pods/<name>/exec`` and
   ``pods/<name>/portforward`` over WebSocket (``v4.channel.k8s.io``);
 - errors as real ``Status`` bodies (NotFound, AlreadyExists, Conflict, Invalid,
   TooManyRequests, Forbidden, Unauthorized).
 
 Cluster behaviour is scripted per test: ``on_eviction``, ``on_exec``, ``on_port_forward``,
+``on_logs``,
 ``on_create(kind, fn)`` (admission), ``on_request`` (any request), direct state changes that
 emit watch events (``put``, ``update``, ``patch_status``, ``delete``), and ``schedule(delay, fn)``
 for a timeline. ``requests`` logs every request (method, path, query, body).
@@ -126,6 +127,17 @@ class EvictionCall:
 
 
 @dataclass
+class LogCall:
+    """What an ``on_logs`` hook receives."""
+
+    namespace: str
+    pod: str
+    container: str | None
+    query: dict[str, list[str]]
+    pod_obj: dict
+
+
+@dataclass
 class PortForwardCall:
     namespace: str
     pod: str
@@ -217,6 +229,7 @@ class FakeKube:
         self._eviction_hook: Callable | None = None
         self._exec_hook: Callable | None = None
         self._portforward_hook: Callable | None = None
+        self._logs_hook: Callable | None = None
         self._timers: list[threading.Timer] = []
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -304,6 +317,10 @@ class FakeKube:
     def on_port_forward(self, fn: Callable[[PortForwardCall], tuple[str, int] | None]) -> None:
         """``fn(call)`` returns the (host, port) on 127.0.0.1 the pod port leads to."""
         self._portforward_hook = fn
+
+    def on_logs(self, fn: Callable[[LogCall], str]) -> None:
+        """``fn(call)`` returns the log text of the pod's container (tailLines is applied)."""
+        self._logs_hook = fn
 
     def schedule(self, delay: float, fn: Callable, *args: Any, **kwargs: Any) -> threading.Timer:
         """Run ``fn`` after ``delay`` seconds (a scripted cluster timeline). Errors are kept in
@@ -434,6 +451,17 @@ class FakeKube:
             self._send(h, 500, statuses.internal_error(
                 f"fakekube: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
+    def _send_text(self, h: _Handler, code: int, text: str) -> None:
+        data = text.encode()
+        try:
+            h.send_response(code)
+            h.send_header("Content-Type", "text/plain")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
     def _send(self, h: _Handler, code: int, obj: Any, headers: dict | None = None) -> None:
         data = json.dumps(obj).encode()
         try:
@@ -522,6 +550,15 @@ class FakeKube:
             return
         if sub == "scale":
             self._send(h, 200, self._scale(req, res, route.namespace, name))
+            return
+        if sub == "log":
+            pod = self._existing(res, route.namespace, name)
+            text = self._logs_hook(LogCall(route.namespace or "", name, req.param("container"),
+                                           req.query, pod)) if self._logs_hook else ""
+            tail = req.param("tailLines")
+            if tail is not None:
+                text = "".join(text.splitlines(keepends=True)[-int(tail):]) if int(tail) else ""
+            self._send_text(h, 200, text)
             return
         if sub not in (None, "status"):
             raise Reject(statuses.no_such_path())
@@ -1103,7 +1140,9 @@ class FakeKube:
                           "reason": "NonZeroExitCode",
                           "details": {"causes": [{"reason": "ExitCode",
                                                   "message": str(reply.rc)}]}}
-        except ExecError as exc:
+        except Exception as exc:  # ExecError: scripted; anything else: a broken hook
+            if not isinstance(exc, ExecError):
+                self.errors.append(exc)
             result = {"metadata": {}, "status": "Failure", "message": str(exc),
                       "reason": "InternalError", "details": {"causes": [{"message": str(exc)}]}}
         try:
