@@ -114,6 +114,14 @@ class LatestObjects:
     def values(self) -> list[dict]:
         return list(self.objects.values())
 
+    def keep_only(self, keys: set[str]) -> bool:
+        """Forget objects a fresh list no longer has (deleted while no watch was open)."""
+        gone = [k for k in self.objects if k not in keys]
+        for key in gone:
+            self._deleted.add(key)
+            del self.objects[key]
+        return bool(gone)
+
 
 # ------------------------------------------------------------------------------------------------
 # what one observation says
@@ -215,10 +223,11 @@ class Timeline:
         #: UIDs of the pods listed in the baseline: they existed before the observation.
         self.baseline_pods: set[str] = set()
         self._pdb = PDBStatus(None, None, None, None)
-        #: Failed requests per whole second since the start (from Locust).
-        self.failures: dict[int, int] = {}
-        #: Requests per whole second since the start (from Locust), when known.
-        self.requests: dict[int, int] = {}
+        #: Failed requests per second (from Locust), keyed by the END of that second, in seconds
+        #: since the start: Locust's history row at second T counts what happened in (T-1, T].
+        self.failures: dict[float, int] = {}
+        #: Requests per second, keyed the same way, when known.
+        self.requests: dict[float, int] = {}
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -244,6 +253,40 @@ class Timeline:
             if changed:
                 self._sample(t)
             return changed
+
+    def resync(self, t: float, source: str, objs: Iterable[Mapping]) -> bool:
+        """A fresh list after a gap between watches: apply it, forget what it no longer has,
+        and take one sample if anything changed."""
+        objs = list(objs)
+        with self._lock:
+            changed = False
+            for obj in objs:
+                changed = self._apply(t, source, ADDED, obj, sample=False) or changed
+            store = {ENDPOINTS: self._slices, PDB: self._pdbs, POD: self._pods}[source]
+            if source == ENDPOINTS and self.service:
+                objs = [o for o in objs if ((o.get("metadata") or {}).get("labels") or {})
+                        .get(SERVICE_NAME_LABEL) == self.service]
+            if source == PDB and self.pdb_name:
+                objs = [o for o in objs if (o.get("metadata") or {}).get("name") == self.pdb_name]
+            if store.keep_only({_key(o) for o in objs}):
+                changed = self._recount(source) or changed
+            if changed:
+                self._sample(t)
+            return changed
+
+    def _recount(self, source: str) -> bool:
+        """Recompute the value a source feeds from its store; True if it changed."""
+        if source == ENDPOINTS:
+            value = ready_endpoints(self._slices.values())
+            changed, self._ready = value != self._ready, value
+        elif source == PDB:
+            live = self._pdbs.values()
+            status = PDBStatus.of(live[0]) if live else PDBStatus(None, None, None, None)
+            changed, self._pdb = status != self._pdb, status
+        else:
+            value = sum(1 for pod in self._pods.values() if pod_is_ready(pod))
+            changed, self._ready_pods = value != self._ready_pods, value
+        return changed
 
     def _sample(self, t: float) -> None:
         p = self._pdb
@@ -294,15 +337,16 @@ class Timeline:
 
     def add_failures(self, per_second: Iterable[tuple[float, int]],
                      requests: Iterable[tuple[float, int]] = ()) -> None:
-        """Merge failed requests per second: (t since start, count); summed per whole second."""
+        """Merge per-second counts: (t, n) means n failed requests in the second ending at t
+        (seconds since the start)."""
         with self._lock:
             for t, n in per_second:
                 if n:
-                    second = int(t // 1)
-                    self.failures[second] = self.failures.get(second, 0) + int(n)
+                    key = round(float(t), 3)
+                    self.failures[key] = self.failures.get(key, 0) + int(n)
             for t, n in requests:
-                second = int(t // 1)
-                self.requests[second] = self.requests.get(second, 0) + int(n)
+                key = round(float(t), 3)
+                self.requests[key] = self.requests.get(key, 0) + int(n)
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -350,16 +394,14 @@ class Timeline:
         return best
 
     def failed_requests(self, start: float | None = None, end: float | None = None) -> int:
-        """Failed requests in the whole seconds overlapping [start, end]."""
-        lo = None if start is None else int(start // 1)
-        hi = None if end is None else int(end // 1)
-        return sum(n for sec, n in self.failures.items()
-                   if (lo is None or sec >= lo) and (hi is None or sec <= hi))
+        """Failed requests of the seconds (t-1, t] that overlap [start, end]."""
+        return sum(n for t, n in self.failures.items()
+                   if (start is None or t > start) and (end is None or t - 1 < end))
 
     def rows(self) -> list[dict]:
         """The timeline as a wide table: one row per sample and per second with failures."""
         merged: list[tuple[float, Sample | None, int | None]] = [(s.t, s, None) for s in self.samples]
-        merged += [(float(sec), None, n) for sec, n in sorted(self.failures.items())]
+        merged += [(t, None, n) for t, n in sorted(self.failures.items())]
         merged.sort(key=lambda item: (item[0], item[1] is None))
         rows: list[dict] = []
         last: Sample | None = None
@@ -782,17 +824,25 @@ class AvailabilityRecorder:
         return self
 
     def _run_watch(self, source: str, kind: str, selector: Any) -> None:
+        """Follow one kind until stopped. Each watch is bounded by ``max_seconds``; when one
+        ends, a fresh list resynchronises (deletions in the gap included) and a new one opens."""
         try:
-            stream = self.kube.watch(kind, namespace=self.namespace, label_selector=selector,
-                                     timeout=self.max_seconds)
-            with self._lock:
-                self._watches.append(stream)
-            if self._stopping.is_set():
-                return
-            for etype, obj in stream:
+            first = True
+            while not self._stopping.is_set():
+                if not first:
+                    self.timeline.resync(self.now(), source, self.kube.list(
+                        kind, namespace=self.namespace, label_selector=selector))
+                first = False
+                stream = self.kube.watch(kind, namespace=self.namespace, label_selector=selector,
+                                         timeout=self.max_seconds)
+                with self._lock:
+                    self._watches.append(stream)
                 if self._stopping.is_set():
                     return
-                self._feed(source, etype, obj)
+                for etype, obj in stream:
+                    if self._stopping.is_set():
+                        return
+                    self._feed(source, etype, obj)
         except Exception as exc:  # kept for the verdict; a silent gap would be a false pass
             if not self._stopping.is_set():
                 log.warning("recorder: watch of %s in %s failed: %s", kind, self.namespace, exc)
@@ -891,7 +941,7 @@ def render_timeline_chart(timeline: Timeline, out_dir: Any, name: str, *, title:
         ready_series.append(charts.Series("ready pods", [(s.t, s.ready_pods) for s in samples]))
     if any(s.current_healthy is not None for s in samples):
         ready_series.append(charts.Series("PDB currentHealthy", [(s.t, s.current_healthy) for s in samples]))
-    fails = [(float(sec), n) for sec, n in sorted(timeline.failures.items())]
+    fails = [(t - 1.0, n) for t, n in sorted(timeline.failures.items())]   # a bar per second
     panels = [
         charts.Panel("ready", ready_series,
                      hlines=[charts.HLine(promised_min, "promised minimum")] if promised_min is not None else []),
