@@ -608,3 +608,26 @@ def test_pod_start_times_of_a_freshly_deployed_workload_without_a_disruption(fak
         session.pods_ready_within("Deployment", "shop/web", 30)
     assert session.pods_ready_within("Deployment", "shop/web", 40).ok
     session.close()
+
+
+def test_a_restore_that_fails_is_an_error_unless_the_body_already_failed(fake_kube, kube):
+    from archconform.errors import ClusterError
+    from tests.fakekube import statuses
+
+    put_web_deployment(fake_kube)
+    patches = {"n": 0}
+
+    def refuse_second_patch(req):
+        if req.method == "PATCH" and "/deployments/web" in req.path:
+            patches["n"] += 1
+            if patches["n"] % 2 == 0:     # every restore is refused
+                return statuses.forbidden("deployments", "web", "RBAC: patch is not allowed", group="apps")
+        return None
+
+    fake_kube.on_request(refuse_second_patch)
+    with pytest.raises(ClusterError, match="could not restore the original pod template of deployment/shop/web"):
+        with disruption.rolled_out(kube, "web", namespace=NS, timeouts=T, wait=False):
+            pass
+    with pytest.raises(RuntimeError, match="the body's own failure"):
+        with disruption.rolled_out(kube, "web", namespace=NS, timeouts=T, wait=False):
+            raise RuntimeError("the body's own failure")
