@@ -1,7 +1,9 @@
 """Server-side apply of a manifest set, the way ``kubectl apply --server-side`` does it.
 
 Each object is sent as ``PATCH`` with content type ``application/apply-patch+yaml``,
-``fieldManager=archconform`` and ``force=true``. Order: Namespaces, then CRDs (and we wait for
+``fieldManager=archconform``, ``force=true`` and ``fieldValidation=Strict`` (an unknown or
+misspelt field is refused, not silently dropped: a dropped ``maxUnavailable`` would make a
+promise check measure the wrong thing). Order: Namespaces, then CRDs (and we wait for
 each CRD to be Established and re-read discovery), then the remaining kinds in install order
 (quotas and limits before the pods they constrain, RBAC before workloads), custom resources last.
 
@@ -123,7 +125,8 @@ def apply_one(conn: Connection, obj: dict, *, run_id: str, field_manager: str = 
         log.warning("%s already exists and is not archconform's: applied without ownership "
                     "labels, so cleanup will leave it alone", ref)
     md["labels"] = new_labels
-    query: list[tuple[str, object]] = [("fieldManager", field_manager), ("force", True)]
+    query: list[tuple[str, object]] = [("fieldManager", field_manager), ("force", True),
+                                       ("fieldValidation", "Strict")]
     if dry_run:
         query.append(("dryRun", "All"))
     result = conn.request("PATCH", res.path(name=name, namespace=namespace), query=query,

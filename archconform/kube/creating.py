@@ -31,7 +31,7 @@ def create(conn: Connection, obj: dict, *, namespace: str | None = None,
         raise ManifestError(f"creating a {kind} needs a namespace (metadata.namespace or namespace=)")
     name = md.get("name") or md.get("generateName") or ""
     ref = res.ref(name or "(generated)", ns) if kind not in REVIEW_KINDS else res.kind.lower()
-    query = [("dryRun", "All")] if dry_run else None
+    query = [("fieldValidation", "Strict")] + ([("dryRun", "All")] if dry_run else [])
     result = conn.request("POST", res.path(namespace=ns), query=query, body=obj, action="create",
                           target=ref, secret=kind == "Secret")
     if isinstance(result, dict):

@@ -35,7 +35,8 @@ def patch(conn: Connection, *, kind: str, name: str, patch: Any, namespace: str 
     ns = namespace if res.namespaced else None
     ref = res.ref(name, ns) + (f" ({subresource})" if subresource else "")
     result = conn.request("PATCH", res.path(name=name, namespace=ns, subresource=subresource),
-                          query=[("fieldManager", field_manager)], body=patch,
+                          query=[("fieldManager", field_manager), ("fieldValidation", "Strict")],
+                          body=patch,
                           content_type=CONTENT_TYPES[patch_type], action="patch", target=ref,
                           secret=res.kind == "Secret")
     log.info("patched %s", ref)
@@ -53,7 +54,8 @@ def replace(conn: Connection, obj: dict, *, field_manager: str = "archconform") 
     ns = md.get("namespace") if res.namespaced else None
     ref = res.ref(md.get("name"), ns)
     result = conn.request("PUT", res.path(name=md.get("name"), namespace=ns),
-                          query=[("fieldManager", field_manager)], body=obj, action="replace",
+                          query=[("fieldManager", field_manager), ("fieldValidation", "Strict")],
+                          body=obj, action="replace",
                           target=ref, secret=res.kind == "Secret")
     log.info("replaced %s", ref)
     if isinstance(result, dict):

@@ -42,10 +42,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import kubernetes_validate
 import yaml
 
 from . import statuses
-from .catalog import Catalog, FakeResource
+from .catalog import BUILTIN_RESOURCES, Catalog, FakeResource
 from .patches import PatchError, json_patch, merge_patch
 from .selectors import SelectorError, label_selector_matches, parse_fields, parse_labels
 from .store import Store, filter_event, now_rfc3339, wait_for_events
@@ -208,13 +209,18 @@ class FakeKube:
     """An in-memory Kubernetes API server on 127.0.0.1:<free port>. Use as a context manager."""
 
     def __init__(self, *, token: str | None = TOKEN, watch_timeout: float = 30.0,
-                 namespace_deletion_delay: float = 0.0, version: dict | None = None) -> None:
+                 namespace_deletion_delay: float = 0.0, version: dict | None = None,
+                 validate: bool = True) -> None:
         self.token = token
         #: Default length of a watch stream when the client gives no timeoutSeconds.
         self.watch_timeout = watch_timeout
         #: Seconds a deleted namespace stays Terminating before it and its contents go.
         self.namespace_deletion_delay = namespace_deletion_delay
         self.version = dict(version or VERSION)
+        #: Check built-in kinds written through the API against the official OpenAPI schemas
+        #: (kubernetes-validate), as the API server does: wrong types and missing required
+        #: fields are refused; unknown fields only with ``fieldValidation=Strict``.
+        self.validate = validate
         #: False makes list and watch ignore labelSelector (a misbehaving server or proxy), to
         #: prove that clients check labels themselves where it matters.
         self.honour_label_selectors = True
@@ -728,6 +734,31 @@ class FakeKube:
             md["namespace"] = namespace or md.get("namespace")
         return obj
 
+    def _check_schema(self, req: RecordedRequest, res: FakeResource, obj: dict) -> None:
+        """Validate a built-in object against the schema of the served Kubernetes version."""
+        if not self.validate or res.virtual or res not in BUILTIN_RESOURCES:
+            return
+        strict = "Strict" in req.query.get("fieldValidation", [])
+        version = f"{self.version['major']}.{self.version['minor']}"
+        name = (obj.get("metadata") or {}).get("name", "")
+        try:
+            kubernetes_validate.validate(obj, version, strict=strict)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path) or "(root)"
+            if exc.validator == "additionalProperties":
+                unknown = re.findall(r"'([^']+)' was unexpected", exc.message)
+                fields = ", ".join(f'"{path}.{u}"' if exc.path else f'"{u}"' for u in unknown)
+                raise Reject(statuses.bad_request(
+                    f"strict decoding error: unknown field {fields or path}")) from None
+            if exc.validator == "type":
+                raise Reject(statuses.bad_request(
+                    f'{res.qualified_kind} in version "{res.version}" cannot be handled as a '
+                    f"{res.kind}: {path}: {exc.message}")) from None
+            raise Reject(statuses.invalid(res.kind, name, [(path, exc.message)], res.group)) \
+                from None
+        except Exception:  # no schema for this version/kind: accept, as a lenient server would
+            return
+
     def _create(self, req: RecordedRequest, res: FakeResource, namespace: str | None,
                 body: Any) -> tuple[int, dict]:
         obj = self._check_body(res, copy.deepcopy(body), namespace)
@@ -767,6 +798,7 @@ class FakeKube:
             raise Reject(statuses.already_exists(res.plural, name, res.group))
         obj = self._admit(res, obj)
         self._defaults(res, obj)
+        self._check_schema(req, res, obj)
         self._record_manager(obj, req, "Update" if req.method != "PATCH" else "Apply")
         if self._dry_run(req):
             obj["metadata"].setdefault("uid", str(uuid.uuid4()))
@@ -843,6 +875,7 @@ class FakeKube:
             md["namespace"] = old["metadata"]["namespace"]
         if _comparable(new) == _comparable(old):
             return old  # a no-op write keeps the resourceVersion, as the API server does
+        self._check_schema(req, res, new)
         self._record_manager(new, req, operation)
         if self._dry_run(req):
             return new

@@ -215,3 +215,28 @@ def test_secret_status_body_is_masked_too(fake_kube: FakeKube, fake_cluster: Kub
                              "metadata": {"name": "x", "namespace": "shop"}})
     assert "tok-123" not in repr(info.value.status_body)
     assert info.value.causes[0]["field"] == "data[token]"
+
+
+def test_misspelt_field_is_refused_not_dropped(fake_kube: FakeKube, fake_cluster: Kube):
+    from archconform.kube import BadRequest
+
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+           "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"maxUnavailble": 1, "selector": {"matchLabels": {"app": "web"}}}}
+    with pytest.raises(BadRequest) as info:
+        fake_cluster.apply([NAMESPACE, pdb])
+    assert str(info.value) == ('apply poddisruptionbudget/shop/web failed: BadRequest (400): '
+                               'strict decoding error: unknown field "spec.maxUnavailble"')
+    assert fake_kube.requests_for("PATCH")[-1].param("fieldValidation") == "Strict"
+
+
+def test_schema_errors_come_back_from_the_server(fake_kube: FakeKube, fake_cluster: Kube):
+    from archconform.kube import BadRequest
+
+    fake_cluster.apply([NAMESPACE])
+    no_containers = {"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": "empty", "namespace": "shop"}, "spec": {}}
+    with pytest.raises(Invalid, match="spec: 'containers' is a required property"):
+        fake_cluster.apply([no_containers])
+    with pytest.raises(BadRequest, match="spec.replicas: 'two' is not of type"):
+        fake_cluster.apply([deployment(replicas="two")])  # type: ignore[arg-type]
