@@ -217,6 +217,15 @@ class DrainResult:
                 f"{len(self.skipped)} skipped, {self.refused} evictions refused by a PDB; {took}")
 
 
+def eviction_log(result: DrainResult) -> str:
+    """Every eviction answer of a drain, one per line (the report's evidence)."""
+    lines = [result.summary()]
+    lines += [f"evicted: {ref}" for ref in result.evicted]
+    lines += [f"skipped: {ref}: {why}" for ref, why in result.skipped]
+    lines += [f"refused at {r.t:.1f}s on node/{r.node}: {r.message}" for r in result.refusals]
+    return "\n".join(lines)
+
+
 def pdbs_for(kube: Any, pod: dict) -> list[dict]:
     """The PodDisruptionBudgets in the pod's namespace whose selector matches it."""
     md = _md(pod)
@@ -942,6 +951,8 @@ class DisruptionSession:
 
     def _evidence(self, watched: _Watched, verdict: AvailabilityVerdict, promised_min: int | None) -> None:
         _report(f"availability of {watched.workload}", verdict.message)
+        if watched.drain is not None:
+            _report(f"evictions during the {_describe(watched)}", eviction_log(watched.drain))
         if self.out_dir is None or not self.attach:
             return
         name = watched.workload.replace("/", "-").lower()

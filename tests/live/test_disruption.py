@@ -133,6 +133,9 @@ def test_a_drain_held_by_the_pdb_retries_429_until_a_replacement_is_ready_elsewh
     assert {r.pod for r in result.refusals} == {"pod/shop/web-2"}
     assert "The disruption budget web-pdb needs 2 healthy pods" in result.refusals[0].message
     assert "429" in result.refusals[0].message
+    log = disruption.eviction_log(result)
+    assert "evicted: pod/shop/web-1" in log and "skipped: pod/kube-system/log-agent-a: DaemonSet-managed" in log
+    assert log.count("refused at ") == result.refused
     # Retried at the back-off, not in a tight loop: about 0.5 s / 0.1 s attempts.
     assert result.refused <= 0.5 / T.eviction_backoff + 3
     assert 0.5 <= took < T.drain
