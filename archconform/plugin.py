@@ -33,6 +33,10 @@ _STEP_KEY = pytest.StashKey[dict]()
 
 progress_log = logging.getLogger("archconform.progress")
 
+#: The report plugin (Allure labels, environment, categories, sign-off, redaction) registers with
+#: this one, at import time so that its command-line options exist when pytest parses them.
+pytest_plugins = ["archconform.report.pytest_plugin"]
+
 
 # --------------------------------------------------------------------------------------------
 # options
@@ -161,13 +165,6 @@ def pytest_configure(config: pytest.Config) -> None:
     progress_log.setLevel(logging.INFO)
     progress_log.propagate = True
     config._archconform_progress_handler = handler  # type: ignore[attr-defined]
-
-    try:
-        from .report import pytest_plugin as report_plugin
-    except ImportError:
-        report_plugin = None
-    if report_plugin is not None and not config.pluginmanager.has_plugin("archconform.report"):
-        config.pluginmanager.register(report_plugin, "archconform.report")
 
     kind = config.option.cluster
     if kind == "none":

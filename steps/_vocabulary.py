@@ -68,6 +68,10 @@ class SystemUnderTest:
     profile: str
     manifests: Manifests
 
+    def __repr__(self) -> str:
+        # Reports record step arguments by repr: name the system, never dump its manifests.
+        return f"SystemUnderTest({self.name!r}, profile={self.profile!r}, {len(self.manifests)} objects)"
+
 
 def attach_text(name: str, text: str) -> None:
     """Attach evidence to the report when the report package provides it (no-op before that)."""

@@ -22,6 +22,10 @@ class DeployedSystem:
     manifests: Manifests
     namespaces: list[str]
 
+    def __repr__(self) -> str:
+        # Reports record step arguments by repr: name the system, never dump its manifests.
+        return f"DeployedSystem({self.name!r}, profile={self.profile!r}, namespaces={self.namespaces})"
+
 
 def with_image(objs: list[dict], image: str, *, default: str = WORKLOAD_IMAGE) -> list[dict]:
     """Point every container that runs the stand-in workload at `image` (a registry copy on EKS)."""

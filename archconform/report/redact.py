@@ -140,6 +140,12 @@ _CREDENTIAL_FIELD = re.compile(
     r"(?P<val>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s,;}&\"'\]]+)"
 )
 
+#: One pass that every pattern below needs to match something first (each pattern contains one of
+#: these words), so the common case, a string with none of them, costs one C-level scan.
+_TRIGGER = re.compile("(?i)" + "|".join(re.escape(t) for t in sorted(
+    {"://", "bearer", "basic", "token", "authorization", "eyj", "private key", "secret", *CREDENTIAL_KEYS},
+    key=len, reverse=True)))
+
 # --- Secret manifests in text ----------------------------------------------------------------
 
 _SECRET_KIND = re.compile(r"""(?m)(?:^|[{,\s])["']?kind["']?\s*[:=]\s*["']?Secret["']?\s*(?:$|[,}\n])""")
@@ -243,6 +249,8 @@ def redact(text: Any) -> str:
     pattern = _variant_pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    if not _TRIGGER.search(text):
+        return text
     text = _PEM_PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('what')}-----{MASK}-----END {m.group('what')}-----", text)
     text = _redact_secret_manifests(text)
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", text)
