@@ -42,6 +42,18 @@ class Connection:
         """Release pooled connections."""
         self.api_client.close()
 
+    def private_client(self) -> ApiClient:
+        """A new ApiClient on the same configuration, for ``kubernetes.stream`` calls.
+
+        ``kubernetes.stream.stream``/``portforward`` temporarily replace ``call_api`` on the
+        ApiClient they are given; on the shared client, a request from another thread in that
+        window would be sent as a WebSocket upgrade. Each exec and port-forward connection
+        therefore gets its own client (close it after use).
+        """
+        client = ApiClient(configuration=self.api_client.configuration)
+        client.user_agent = self.api_client.user_agent
+        return client
+
     # -- requests -----------------------------------------------------------------------------
 
     def _serialize(self, method: str, path: str, *, query: Query | None, body: Any,

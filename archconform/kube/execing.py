@@ -112,7 +112,8 @@ def exec_command(conn: Connection, *, pod: str, namespace: str, command: list[st
     ref = res.ref(pod, namespace) + (f" container {container}" if container else "")
     description = f"`{show_command(command)}` in {ref} to exit"
     deadline = time.monotonic() + timeout
-    core = CoreV1Api(conn.api_client)
+    private = conn.private_client()  # see Connection.private_client
+    core = CoreV1Api(private)
     kwargs: dict = {"command": list(command), "stderr": True, "stdin": False, "stdout": True,
                     "tty": False, "_preload_content": False}
     if container:
@@ -128,6 +129,7 @@ def exec_command(conn: Connection, *, pod: str, namespace: str, command: list[st
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             holder["error"] = exc
         finally:
+            private.close()
             connected.set()
             if abandoned.is_set() and "client" in holder:
                 holder["client"].close()

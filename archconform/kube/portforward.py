@@ -51,7 +51,6 @@ class _Forwarder:
     def __init__(self, conn: Connection, *, pod: str, namespace: str, port: int,
                  local_port: int) -> None:
         self.conn, self.pod, self.namespace, self.port = conn, pod, namespace, port
-        self.core = CoreV1Api(conn.api_client)
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
@@ -87,13 +86,16 @@ class _Forwarder:
 
     def handle(self, local: socket.socket) -> None:
         where = f"pod/{self.namespace}/{self.pod}:{self.port}"
+        private = self.conn.private_client()  # see Connection.private_client
         try:
-            forward = open_portforward(self.core.connect_get_namespaced_pod_portforward,
+            forward = open_portforward(CoreV1Api(private).connect_get_namespaced_pod_portforward,
                                        self.pod, self.namespace, ports=str(self.port))
         except Exception as exc:  # noqa: BLE001 - one failed connection, not the whole forward
             log.warning("port-forward to %s failed: %s", where, str(exc).splitlines()[0][:200])
             local.close()
             return
+        finally:
+            private.close()
         self._track(forward)
         remote = forward.socket(self.port)
         try:

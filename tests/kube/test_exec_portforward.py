@@ -184,3 +184,30 @@ def test_port_forward_to_a_missing_pod(pod: FakeKube, fake_cluster: Kube):
     with pytest.raises(NotFound, match="port-forward to pod/shop/web-9 failed"):
         with fake_cluster.port_forward("web-9", "shop", 8080):
             pass
+
+
+def test_other_threads_keep_working_while_an_exec_connects(pod: FakeKube, fake_cluster: Kube):
+    """kubernetes.stream swaps call_api on the client it is given while it connects; requests
+    from other threads during that window must still be ordinary requests."""
+    connecting, release = threading.Event(), threading.Event()
+
+    def slow_upgrade(request):
+        if request.path.endswith("/exec"):
+            connecting.set()
+            release.wait(5)
+        return None
+
+    pod.on_request(slow_upgrade)
+    pod.on_exec(lambda call: ExecReply(stdout="done"))
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(
+        fake_cluster.exec("web-1", "shop", ["true"], timeout=10)))
+    worker.start()
+    try:
+        assert connecting.wait(5)
+        assert fake_cluster.get("Pod", "web-1", namespace="shop")["metadata"]["name"] == "web-1"
+        assert fake_cluster.list("Namespace")
+    finally:
+        release.set()
+        worker.join(10)
+    assert results and results[0].stdout == "done"
