@@ -47,6 +47,10 @@ class Timeouts:
     namespace_delete: float = 300.0
     #: A Locust run's start-up: the first request must be made within this many seconds.
     load_start: float = 30.0
+    #: Locust's own graceful stop (users finish their request, final stats written) before SIGKILL.
+    load_stop: float = 15.0
+    #: A local database server (backup experiment) starting or stopping.
+    db_start: float = 60.0
     #: How often a long wait prints a progress line.
     progress_interval: float = 15.0
 

@@ -51,7 +51,7 @@ MAX_USERS = 1000
 #: Seconds Locust gets, once its run time is over or after SIGTERM, to stop its users and write
 #: its stats before it is killed. Locust needs about one second; 15 absorbs a loaded machine.
 #: (A candidate for Timeouts.load_stop; kept here until settings.py has it.)
-STOP_GRACE_S = 15.0
+STOP_GRACE_S: float | None = None   # None: Timeouts.load_stop
 #: How often the watchdog looks at the child.
 _POLL_S = 0.1
 
@@ -359,7 +359,7 @@ def start_locust(locustfile: str | os.PathLike[str], *, host: str, users: int,
                  spawn_rate: float, duration_s: float, shape: str | None = None,
                  tags: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
                  csv_dir: str | os.PathLike[str] | None = None, timeout_s: float | None = None,
-                 timeouts: Timeouts | None = None, stop_grace_s: float = STOP_GRACE_S,
+                 timeouts: Timeouts | None = None, stop_grace_s: float | None = STOP_GRACE_S,
                  check_target: bool = True, wait_started: bool = False) -> LoadRun:
     """Start Locust in the background and return its ``LoadRun`` (``.stop()``, ``.result()``,
     ``.snapshot()``, ``.wait_started()``, a context manager that stops it on exit).
@@ -372,6 +372,8 @@ def start_locust(locustfile: str | os.PathLike[str], *, host: str, users: int,
     temporary folder removed after parsing.
     """
     timeouts = timeouts or DEFAULT_TIMEOUTS
+    if stop_grace_s is None:
+        stop_grace_s = timeouts.load_stop
     if importlib.util.find_spec("locust") is None:
         raise PrerequisiteMissing("locust is not installed (pip install 'locust==2.47.*')")
     if not 1 <= int(users) <= MAX_USERS or int(users) != users:
@@ -428,7 +430,7 @@ def run_locust(locustfile: str | os.PathLike[str], *, host: str, users: int, spa
                duration_s: float, shape: str | None = None, tags: Iterable[str] | None = None,
                env: Mapping[str, str] | None = None, csv_dir: str | os.PathLike[str] | None = None,
                timeout_s: float | None = None, timeouts: Timeouts | None = None,
-               stop_grace_s: float = STOP_GRACE_S, check_target: bool = True) -> LoadResult:
+               stop_grace_s: float | None = STOP_GRACE_S, check_target: bool = True) -> LoadResult:
     """Run a locustfile to its end and return what it measured (see ``start_locust``)."""
     return start_locust(locustfile, host=host, users=users, spawn_rate=spawn_rate,
                         duration_s=duration_s, shape=shape, tags=tags, env=env, csv_dir=csv_dir,
