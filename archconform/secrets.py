@@ -9,11 +9,14 @@ put in ``stringData``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
 import secrets as _secrets
 import string
+
+from typing import Callable
 
 from .errors import ManifestError
 from .manifests import GENERATE_ANNOTATION as ANNOTATION, ref
@@ -65,8 +68,13 @@ def generate(templates: dict[str, str], *, where: str = "Secret") -> dict[str, s
     return values
 
 
-def materialize(objs: list[dict]) -> list[dict]:
-    """Copies of the objects with every generating Secret filled in (stringData)."""
+def materialize(objs: list[dict], *, existing: Callable[[dict], dict | None] | None = None) -> list[dict]:
+    """Copies of the objects with every generating Secret filled in (stringData).
+
+    ``existing(obj)`` may return the decoded data of that Secret as it already is in the cluster;
+    when it holds every generated key, those values are kept: regenerating them on a reused
+    cluster would change the password of a database that is already initialised.
+    """
     out = []
     for obj in objs:
         templates = templates_of(obj) if obj.get("kind") == "Secret" else {}
@@ -74,9 +82,22 @@ def materialize(objs: list[dict]) -> list[dict]:
             out.append(obj)
             continue
         filled = copy.deepcopy(obj)
-        values = generate(templates, where=ref(obj))
+        current = (existing(obj) if existing else None) or {}
+        if all(k in current for k in templates):
+            values = {k: current[k] for k in templates}
+        else:
+            values = generate(templates, where=ref(obj))
         for v in values.values():
             _register(v)
         filled.setdefault("stringData", {}).update(values)
         out.append(filled)
+    return out
+
+
+def decoded_data(secret: dict | None) -> dict[str, str] | None:
+    """A Secret object's data, base64-decoded (None for no Secret)."""
+    if not secret:
+        return None
+    out = {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
+    out.update(secret.get("stringData") or {})
     return out

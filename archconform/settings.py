@@ -15,6 +15,11 @@ from dataclasses import dataclass
 class Timeouts:
     #: One API request. The client's own socket timeout; long enough for a loaded API server.
     api_request: float = 30.0
+    #: Whether the API server answers at all (GET /version): a user waiting on a wrong context or a
+    #: dead cluster should hear about it in seconds.
+    reachability: float = 5.0
+    #: Time between two checks of a polled wait (watches are used where the API offers them).
+    poll_interval: float = 2.0
     #: Server-side apply of a whole system, and waiting for its objects to be accepted.
     apply: float = 120.0
     #: A pod from creation to Ready, image already loaded on the node (kind) or pulled (EKS).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..clusters.base import WORKLOAD_IMAGE
 from ..manifests import Manifests, iter_containers, render
-from ..secrets import materialize
+from ..secrets import decoded_data, materialize
 
 
 @dataclass
@@ -41,7 +41,11 @@ def with_image(objs: list[dict], image: str, *, default: str = WORKLOAD_IMAGE) -
 
 def deploy_system(kube, system: str, *, profile: str, run_id: str, image: str = WORKLOAD_IMAGE) -> DeployedSystem:
     manifests = render(system, profile)
-    objs = materialize(with_image(list(manifests), image))
+    def in_cluster(obj: dict) -> dict | None:
+        md = obj["metadata"]
+        return decoded_data(kube.get("Secret", md["name"], namespace=md.get("namespace")))
+
+    objs = materialize(with_image(list(manifests), image), existing=in_cluster)
     kube.apply(objs, run_id=run_id, labels={"archconform.io/system": system})
     t = kube.timeouts
     for obj in manifests.of_kind("Deployment"):

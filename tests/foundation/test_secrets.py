@@ -45,3 +45,17 @@ def test_materialize_fills_string_data_and_leaves_the_input_untouched():
     assert "stringData" not in original
     assert len(out[0]["stringData"]["password"]) == 8
     assert out[1] is other
+
+
+def test_values_already_in_the_cluster_are_kept():
+    import base64
+
+    from archconform.secrets import decoded_data
+
+    live = {"data": {"password": base64.b64encode(b"s3cr3t-already").decode(),
+                     "url": base64.b64encode(b"postgresql://app:s3cr3t-already@db/app").decode()}}
+    obj = secret({"password": "random:16", "url": "postgresql://app:${password}@db/app"})
+    out = materialize([obj], existing=lambda o: decoded_data(live))
+    assert out[0]["stringData"] == {"password": "s3cr3t-already", "url": "postgresql://app:s3cr3t-already@db/app"}
+    partial = materialize([obj], existing=lambda o: {"password": "only-one-key"})
+    assert partial[0]["stringData"]["password"] != "only-one-key"   # incomplete: regenerate all
