@@ -257,6 +257,11 @@ class Waiter:
 
     def wait_for(self, description: str, check: Check, *, timeout: float,
                  interval: float | None = None, progress: float | None = None) -> Any:
+        if interval is None:
+            interval = getattr(self.conn.timeouts, "poll_interval", None)
+            # The module constant wins when a test lowered it (it is the fast-polling knob there).
+            if interval is None or POLL_INTERVAL < interval:
+                interval = POLL_INTERVAL
         return wait_for(description, check, timeout=timeout, interval=interval,
                         progress=self.conn.timeouts.progress_interval if progress is None
                         else progress)
