@@ -90,6 +90,9 @@ def test_interrupt_deletes_cluster_and_children(tmp_path: Path, fake_kube, sig, 
     deletes = [c for c in calls if c.startswith("kind delete cluster --name archconform-sig1")]
     assert len(deletes) == 1, f"expected exactly one delete, got {calls}\n{output}"
     assert proc.returncode != 0, output
+    # progress reaches the terminal live (not the captured output of a test)
+    assert "] creating kind cluster archconform-sig1" in output, output
+    assert "] deleting kind cluster archconform-sig1" in output, output
     time.sleep(0.2)
     leftovers = [c for c in _cmdlines().values() if token in c]
     assert leftovers == [], f"child processes left behind: {leftovers}"
