@@ -21,7 +21,7 @@ Feature: CSA Hello messenger autoscaling from 3 to 20 replicas
     Source: Kubernetes Architecture for CSA Hello § Horizontal Pod Autoscaling
     Then the HorizontalPodAutoscaler "messenger-system/messenger-hpa" can scale from 3 to 20 under sustained load
 
-  @live @observed @load @critical @slow
+  @live @observed @load @serial @critical @slow
   Scenario: Messenger reaches 20 ready replicas under load on a live cluster
     Source: Kubernetes Architecture for CSA Hello § Horizontal Pod Autoscaling
     Given the system is deployed

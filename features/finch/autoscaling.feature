@@ -28,7 +28,7 @@ Feature: Finch autoscaling
     Source: Kubernetes Architecture Documentation (Finch) § Scaling Strategies › Horizontal Pod Autoscaler (HPA)
     Then the HorizontalPodAutoscaler "finch-production/finch-backend-hpa" can scale from 3 to 10 under sustained load
 
-  @live @observed @load @critical @slow
+  @live @observed @load @serial @critical @slow
   Scenario: The backend reaches 10 ready replicas under load on a live cluster
     Source: Kubernetes Architecture Documentation (Finch) § Scaling Strategies › Horizontal Pod Autoscaler (HPA)
     Given the system is deployed

@@ -35,14 +35,16 @@ Feature: ITDO ERP backend autoscaling from 3 to 20 replicas
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Success Metrics › Performance Targets
     Then the HorizontalPodAutoscaler "itdo-erp-prod/backend-hpa" adds its first replica within 2m of sustained load
 
-  @live @observed @load @critical @slow
+  @live @observed @load @serial @critical @slow
   Scenario: The backend reaches 20 ready replicas under load on a live cluster
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Scaling Strategy › Horizontal Pod Autoscaler (HPA)
     Given the system is deployed
     When 300 users load the Service "itdo-erp-prod/backend-api"
     Then the Deployment "itdo-erp-prod/backend-api" reaches 20 ready replicas
+    When the load stops
+    Then the Deployment "itdo-erp-prod/backend-api" scales back down to 3 replicas
 
-  @live @observed @load @critical @slow @known_gap @gap:itdo-scale-up-window-300s-versus-response-2m
+  @live @observed @load @serial @critical @slow @known_gap @gap:itdo-scale-up-window-300s-versus-response-2m
   Scenario: The backend starts scaling within 2 minutes of load on a live cluster
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Success Metrics › Performance Targets
     Given the system is deployed

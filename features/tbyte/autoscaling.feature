@@ -42,12 +42,19 @@ Feature: TByte autoscaling
     And the ScaledObject "tbyte/backend-scaledobject" declares spec.triggers[type=memory].metadata.value = "80"
     And the ScaledObject "tbyte/backend-scaledobject" sets spec.triggers[type=prometheus].metadata.query
 
-  @live @observed @load @normal @slow
+  @live @observed @load @serial @normal @slow
   Scenario: The backend reaches 10 ready replicas under load on a live cluster
     Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
     Given the system is deployed
     When 100 users load the Service "tbyte/backend"
     Then the Deployment "tbyte/backend" reaches 10 ready replicas
+
+  @live @observed @load @serial @normal @slow
+  Scenario: The frontend reaches 10 ready replicas under load on a live cluster
+    Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
+    Given the system is deployed
+    When 100 users load the Service "tbyte/frontend"
+    Then the Deployment "tbyte/frontend" reaches 10 ready replicas
 
   @offline @declared @critical @known_gap @gap:tbyte-keda-and-hpa-both-scale
   Scenario: One autoscaler alone decides the size of each tier
