@@ -1,0 +1,282 @@
+"""Quota admission on a live cluster: the namespace admits n pods of a workload and the API
+server refuses the next one with the ResourceQuota's own error.
+
+The experiment creates pods through the API (``Kube.create``), copies of the workload's pod
+template, until the workload has n pods, then one more:
+
+- every copy up to n must be admitted; the (n+1)th must be refused by the ResourceQuota
+  admission plugin: HTTP 403 Forbidden, ``... is forbidden: exceeded quota: <name>, requested:
+  ..., used: ..., limited: ...``. A refusal with any other message (Pod Security, a webhook,
+  the quota's "must specify limits.cpu") is reported as that, not as the quota's.
+- the copies are the template's spec (same containers, requests and limits: the same quota
+  charge) with other labels (no controller adopts them, no Service selects them) and a
+  scheduling gate (``spec.schedulingGates``, GA since Kubernetes 1.30): the scheduler and
+  cluster autoscalers leave them alone, nothing runs, yet quota charges a pod at creation,
+  gated or not. They carry the run's ownership labels.
+- the pods already running for the workload count (the Deployment's replicas), so "30 pods"
+  means the workload's 30th pod, not 30 extra ones.
+- afterwards, in a ``finally``, every created pod is deleted and the run waits until they are
+  gone and the quota's used pod count matches the pods left (``Timeouts.drain``, the budget a
+  pod gets to go elsewhere in archconform), so the next scenario finds the namespace as deployed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from archconform.errors import ClusterError, PromiseBroken, UsageError, WaitTimeout, format_duration
+from archconform.manifests import pod_template
+from archconform.settings import Timeouts
+
+log = logging.getLogger("archconform.live")
+progress_log = logging.getLogger("archconform.progress")
+
+#: The scheduling gate that keeps the experiment's pods from ever being scheduled.
+SCHEDULING_GATE = "archconform.io/quota-experiment"
+#: Label on the experiment's pods (value: the workload's name).
+EXPERIMENT_LABEL = "archconform.io/quota-experiment"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "archconform"}
+RUN_ID_LABEL = "archconform.io/run-id"
+#: The ResourceQuota admission plugin's refusal says this (plugin/pkg/admission/resourcequota).
+QUOTA_MESSAGE = "exceeded quota"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+def _md(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def experiment_pod(workload: dict, *, run_id: str, index: int) -> dict:
+    """A pod with the workload's pod template spec, other labels and a scheduling gate."""
+    template = pod_template(workload)
+    if template is None:
+        raise UsageError(f"{workload.get('kind')} {_md(workload).get('name')} has no pod template")
+    name = _md(workload)["name"]
+    spec = copy.deepcopy(template.get("spec") or {})
+    spec.pop("nodeName", None)
+    spec["schedulingGates"] = [*(spec.get("schedulingGates") or []), {"name": SCHEDULING_GATE}]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"generateName": f"{name[:40]}-quota-{index}-",
+                     "namespace": _md(workload).get("namespace") or "default",
+                     "labels": {EXPERIMENT_LABEL: name[:63], RUN_ID_LABEL: run_id, **MANAGED_BY},
+                     "annotations": {"archconform.io/purpose": f"quota experiment: pod {index} of "
+                                     f"{workload.get('kind')} {name}"}},
+        "spec": spec,
+    }
+
+
+def counts_against_quota(pod: dict) -> bool:
+    """Whether ResourceQuota counts the pod: not in a terminal phase (the pod evaluator's rule;
+    a terminating pod counts until it is gone)."""
+    return (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
+
+
+def quota_usage(quotas: Iterable[dict]) -> dict[str, str]:
+    """"pods used/hard ..." per ResourceQuota, from the server's status."""
+    out = {}
+    for q in quotas:
+        st = q.get("status") or {}
+        hard, used = st.get("hard") or (q.get("spec") or {}).get("hard") or {}, st.get("used") or {}
+        out[_md(q).get("name", "?")] = ", ".join(f"{k} {used.get(k, '?')}/{v}" for k, v in sorted(hard.items()))
+    return out
+
+
+def is_quota_refusal(status: int | None, message: str) -> bool:
+    """A 403 whose message is the ResourceQuota admission plugin's."""
+    return status == 403 and QUOTA_MESSAGE in (message or "")
+
+
+def pods_used(quota: dict) -> int | None:
+    """The quota's used pod count (``pods`` or ``count/pods``), or None if it does not count pods
+    or is scoped (a scoped quota counts only some pods)."""
+    spec = quota.get("spec") or {}
+    if spec.get("scopes") or spec.get("scopeSelector"):
+        return None
+    used = (quota.get("status") or {}).get("used") or {}
+    for key in ("pods", "count/pods"):
+        if key in (spec.get("hard") or {}) and key in used:
+            try:
+                return int(str(used[key]))
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class Admission:
+    """The API server's answer to one created pod."""
+
+    index: int
+    admitted: bool
+    pod: str = ""
+    status: int | None = None
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass
+class QuotaExperiment:
+    namespace: str
+    workload: str
+    promised: int
+    existing: int = 0
+    created: list[str] = field(default_factory=list)
+    admissions: list[Admission] = field(default_factory=list)
+    usage_before: dict[str, str] = field(default_factory=dict)
+    usage_full: dict[str, str] = field(default_factory=dict)
+    cleanup: str = ""
+
+    @property
+    def next_answer(self) -> Admission | None:
+        """The answer to pod n+1 (None if the experiment stopped before it)."""
+        last = self.admissions[-1] if self.admissions else None
+        return last if last is not None and last.index == self.promised + 1 else None
+
+    def render_text(self) -> str:
+        lines = [f"{self.workload} in {self.namespace}: promised {self.promised} pods admitted, pod "
+                 f"{self.promised + 1} refused by the quota",
+                 f"pods of the workload already there: {self.existing}; created for the experiment: "
+                 f"{len(self.created)}"]
+        lines += [f"quota before: {k}: {v}" for k, v in self.usage_before.items()]
+        lines += [f"quota at {self.promised} pods: {k}: {v}" for k, v in self.usage_full.items()]
+        for a in self.admissions:
+            if a.admitted:
+                lines.append(f"pod {a.index}: admitted ({a.pod})")
+            else:
+                lines.append(f"pod {a.index}: refused: HTTP {a.status} {a.reason}: {a.message}")
+        if self.cleanup:
+            lines.append(f"cleanup: {self.cleanup}")
+        return "\n".join(lines)
+
+
+def _find_workload(manifests: Iterable[dict], kind: str, ref: str) -> dict:
+    ns, _, name = ref.strip().rpartition("/")
+    if not ns or not name:
+        raise UsageError(f"cannot read {ref!r}: write it as namespace/name")
+    for o in manifests:
+        if o.get("kind") == kind and _md(o).get("name") == name and (_md(o).get("namespace") or "default") == ns:
+            return o
+    raise UsageError(f"no {kind} {ref!r} in the system's manifests")
+
+
+def _attach(exp: QuotaExperiment) -> None:
+    try:
+        from archconform.report import attach_text
+    except ImportError:
+        log.info("%s", exp.render_text())
+        return
+    attach_text(f"quota admission in {exp.namespace}", exp.render_text())
+
+
+def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str, kind: str, ref: str,
+                        n: int, run_id: str, timeouts: Timeouts | None = None,
+                        attach: bool = True) -> QuotaExperiment:
+    """Create pods of the workload until it has ``n``, each admitted, then one more, which the
+    API server must refuse with the quota's error; every created pod is removed afterwards."""
+    t = timeouts or getattr(kube, "timeouts", None) or Timeouts()
+    workload = _find_workload(manifests, kind, ref)
+    if (_md(workload).get("namespace") or "default") != namespace:
+        raise UsageError(f"{kind} {ref} is not in namespace {namespace!r}")
+    if n < 0:
+        raise UsageError(f"a pod count cannot be negative ({n})")
+    exp = QuotaExperiment(namespace, f"{kind}/{ref}", n)
+    quotas = kube.list("ResourceQuota", namespace=namespace)
+    if not quotas:
+        raise PromiseBroken(f"namespace {namespace} has no ResourceQuota on the cluster: nothing limits its pods")
+    exp.usage_before = quota_usage(quotas)
+    selector = (workload.get("spec") or {}).get("selector")
+    pods = kube.list("Pod", namespace=namespace, label_selector=selector) if selector else []
+    exp.existing = sum(1 for p in pods if counts_against_quota(p))
+    progress_log.info("quota experiment in %s: %s has %d pod(s); creating pods up to %d, then one more",
+                      namespace, exp.workload, exp.existing, n)
+    failure: str | None = None
+    try:
+        if exp.existing > n:
+            failure = (f"promised the namespace {namespace} admits {n} pods of {kind} {ref} and refuses the next; "
+                       f"{exp.existing} are already there")
+        else:
+            for index in range(exp.existing + 1, n + 2):
+                answer = _create(kube, workload, run_id=run_id, index=index, exp=exp)
+                if index == n:
+                    exp.usage_full = quota_usage(kube.list("ResourceQuota", namespace=namespace))
+                if index <= n and not answer.admitted:
+                    failure = (f"promised the namespace {namespace} admits {n} pods of {kind} {ref}; the API "
+                               f"server refused pod {index}: HTTP {answer.status} {answer.reason}: {answer.message}")
+                    break
+                if index == n + 1:
+                    if answer.admitted:
+                        failure = (f"promised the namespace {namespace} refuses pod {n + 1} of {kind} {ref}; "
+                                   f"the API server admitted it ({answer.pod})")
+                    elif not is_quota_refusal(answer.status, answer.message):
+                        failure = (f"pod {n + 1} of {kind} {ref} was refused, but not by the quota: HTTP "
+                                   f"{answer.status} {answer.reason}: {answer.message}")
+    finally:
+        cleanup_error = _cleanup(kube, exp, namespace, t)
+        if attach:
+            _attach(exp)
+    if failure:
+        raise PromiseBroken(failure + "\n" + exp.render_text())
+    if cleanup_error:
+        raise ClusterError(cleanup_error)
+    return exp
+
+
+def _create(kube: Any, workload: dict, *, run_id: str, index: int, exp: QuotaExperiment) -> Admission:
+    pod = experiment_pod(workload, run_id=run_id, index=index)
+    try:
+        created = kube.create(pod)
+    except ClusterError as exc:
+        status = getattr(exc, "status", None)
+        if status is None:
+            raise  # no answer from the API server: not an admission verdict
+        answer = Admission(index, False, status=status, reason=getattr(exc, "reason", ""),
+                           message=getattr(exc, "server_message", "") or str(exc))
+    else:
+        name = _md(created).get("name", "")
+        exp.created.append(name)
+        answer = Admission(index, True, pod=name)
+    exp.admissions.append(answer)
+    return answer
+
+
+def _cleanup(kube: Any, exp: QuotaExperiment, namespace: str, t: Timeouts) -> str | None:
+    """Delete the created pods; wait until they are gone and the quota counts the pods left."""
+    if not exp.created:
+        exp.cleanup = "nothing created"
+        return None
+    began = time.monotonic()
+    problems = []
+    for name in exp.created:
+        try:
+            kube.delete("Pod", name, namespace=namespace, grace_period=0)
+        except ClusterError as exc:
+            problems.append(f"delete pod/{namespace}/{name}: {exc}")
+    created = set(exp.created)
+
+    def settled() -> tuple[bool, str]:
+        pods = kube.list("Pod", namespace=namespace)
+        left = sorted(_md(p).get("name") for p in pods if _md(p).get("name") in created)
+        counted = sum(1 for p in pods if counts_against_quota(p))
+        quotas = kube.list("ResourceQuota", namespace=namespace)
+        stale = [f"{_md(q).get('name')} used pods {pods_used(q)}" for q in quotas
+                 if pods_used(q) is not None and pods_used(q) != counted]
+        state = (f"{len(left)} experiment pod(s) left; {counted} pod(s) in the namespace"
+                 + (f"; quota not recounted yet: {', '.join(stale)}" if stale else ""))
+        return not left and not stale, state
+
+    try:
+        kube.wait_for(f"the quota experiment's {len(exp.created)} pod(s) in {namespace} to be gone and the "
+                      "quota to count the pods left", settled, timeout=t.drain)
+    except WaitTimeout as exc:
+        problems.append(str(exc))
+    exp.cleanup = (f"{len(exp.created)} pod(s) deleted in {format_duration(round(time.monotonic() - began, 1))}"
+                   if not problems else "; ".join(problems))
+    if problems:
+        log.warning("quota experiment cleanup in %s: %s", namespace, exp.cleanup)
+        return f"the quota experiment in {namespace} could not restore the namespace: {exp.cleanup}"
+    return None
