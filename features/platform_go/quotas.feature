@@ -23,3 +23,9 @@ Feature: platform-go tenant quotas
   Scenario: The user quota admits the file browser
     Source: Kubernetes Architecture Analysis (platform-go) § Best Practices › Resource Quotas
     Then the namespace quota admits 1 replicas of the Deployment "user-john-storage/filebrowser"
+
+  @live @observed @critical @destructive @serial
+  Scenario: The API server refuses the 11th pod in a user namespace with the quota's error
+    Source: Kubernetes Architecture Analysis (platform-go) § Best Practices › Resource Quotas
+    Given the system is deployed
+    Then the namespace "user-john-storage" admits 10 pods of the Deployment "user-john-storage/filebrowser" and refuses the next
