@@ -40,8 +40,10 @@ class LocalWorkload:
 
     def __init__(self, *, env: Mapping[str, str] | None = None, ports: str = "0",
                  bind: str = "127.0.0.1", timeouts: Timeouts | None = None,
-                 command_prefix: Sequence[str] = ()):
+                 command_prefix: Sequence[str] = (), python: str | None = None):
         self.env = dict(env or {})
+        #: The interpreter that runs the (stdlib-only) workload; the caller's by default.
+        self.python = python or sys.executable
         self.command_prefix = list(command_prefix)
         self.ports_spec = ports
         self.bind = bind
@@ -89,7 +91,7 @@ class LocalWorkload:
                                                           os.environ.get("PYTHONPATH")]))
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [*self.command_prefix, sys.executable, "-m", "archconform_workload", "serve"],
+                [*self.command_prefix, self.python, "-m", "archconform_workload", "serve"],
                 stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(self._dir),
                 start_new_session=True)

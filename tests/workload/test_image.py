@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 import os
 import re
 import shutil
@@ -82,21 +83,57 @@ def _can_imitate_a_pod() -> str | None:
     return None
 
 
-POD_LIKE = [
-    "unshare", "--mount", "--propagation", "private", "sh", "-c",
-    # readOnlyRootFilesystem + an emptyDir on /tmp, then runAsUser/runAsGroup 1000,
-    # capabilities drop ALL, allowPrivilegeEscalation false (no_new_privs)
-    'mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp && '
-    'exec setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all '
-    '--bounding-set=-all --no-new-privs "$0" "$@"',
-]
+def pod_like(keep: str) -> list[str]:
+    """The sandbox command prefix: readOnlyRootFilesystem + an emptyDir on /tmp, then
+    runAsUser/runAsGroup 1000, capabilities drop ALL, allowPrivilegeEscalation false.
+
+    ``keep`` (the workload's source) stays visible when it lives under /tmp (a checkout in /tmp,
+    as CI may have): the old /tmp is bound to /mnt before the emptyDir hides it, and that one
+    directory is bound back (read-only, like the rest of the root).
+    """
+    script = "mount -o remount,bind,ro / && "
+    if keep.startswith("/tmp/"):
+        rel = keep[len("/tmp/"):]
+        script = (f"mount --bind /tmp /mnt && mount -t tmpfs -o mode=1777 tmpfs /tmp && "
+                  f"mkdir -p '{keep}' && mount --bind -o ro '/mnt/{rel}' '{keep}' && umount -l /mnt && " + script)
+    else:
+        script += "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
+    script += ('exec setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all '
+               '--bounding-set=-all --no-new-privs "$0" "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Can a non-root uid execute this file (every directory above it searchable by others)?"""
+    real = Path(os.path.realpath(path))
+    if not real.is_file() or not real.stat().st_mode & 0o001:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in real.parents)
+
+
+def python_for_uid_1000() -> str | None:
+    """An interpreter (>= 3.11; the workload is stdlib-only) that uid 1000 can execute and that the
+    sandbox's fresh /tmp does not hide: the current one's real file unless it lives in a private
+    home (a pyenv under /root) or under /tmp, else the system's."""
+    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
+        if candidate.startswith("/tmp/") or not _reachable_by_others(candidate):
+            continue
+        check = subprocess.run([candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"],
+                               capture_output=True, timeout=10)
+        if check.returncode == 0:
+            return candidate
+    return None
 
 
 def test_serves_under_a_pod_like_security_context(start_workload):
     reason = _can_imitate_a_pod()
     if reason:
         pytest.skip(reason)
-    target = start_workload(command_prefix=POD_LIKE, ports="0,0/udp")
+    python = python_for_uid_1000()
+    if python is None:
+        pytest.skip(f"no Python >= 3.11 that uid 1000 may execute ({sys.executable} is in a private directory)")
+    target = start_workload(command_prefix=pod_like(str(WORKLOAD_DIR)), ports="0,0/udp", python=python)
     for path in ("/health", "/ready", "/startup", "/", "/metrics", "/burn?ms=20",
                  "/alloc?mb=1&seconds=1"):
         assert http(target.url(path)).status == 200, path
