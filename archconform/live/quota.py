@@ -190,8 +190,13 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
         raise PromiseBroken(f"namespace {namespace} has no ResourceQuota on the cluster: nothing limits its pods")
     exp.usage_before = quota_usage(quotas)
     selector = (workload.get("spec") or {}).get("selector")
-    pods = kube.list("Pod", namespace=namespace, label_selector=selector) if selector else []
-    exp.existing = sum(1 for p in pods if counts_against_quota(p))
+
+    def workload_pods() -> int:
+        """The workload's own pods now (its controller may have scaled since), plus ours."""
+        pods = kube.list("Pod", namespace=namespace, label_selector=selector) if selector else []
+        return sum(1 for p in pods if counts_against_quota(p)) + len(exp.created)
+
+    exp.existing = workload_pods()
     progress_log.info("quota experiment in %s: %s has %d pod(s); creating pods up to %d, then one more",
                       namespace, exp.workload, exp.existing, n)
     failure: str | None = None
@@ -200,7 +205,8 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
             failure = (f"promised the namespace {namespace} admits {n} pods of {kind} {ref} and refuses the next; "
                        f"{exp.existing} are already there")
         else:
-            for index in range(exp.existing + 1, n + 2):
+            index = exp.existing + 1
+            while index <= n + 1:
                 answer = _create(kube, workload, run_id=run_id, index=index, exp=exp)
                 if index == n:
                     exp.usage_full = quota_usage(kube.list("ResourceQuota", namespace=namespace))
@@ -215,6 +221,13 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
                     elif not is_quota_refusal(answer.status, answer.message):
                         failure = (f"pod {n + 1} of {kind} {ref} was refused, but not by the quota: HTTP "
                                    f"{answer.status} {answer.reason}: {answer.message}")
+                    break
+                # recount: if the workload's controller removed or added pods meanwhile (an HPA),
+                # the next pod's number follows what the quota sees
+                index = workload_pods() + 1
+            if failure is None and exp.next_answer is None:
+                failure = (f"{kind} {ref} went to {index - 1} pods during the experiment (its controller "
+                           f"scaled it), so pod {n + 1} could not be tried")
     finally:
         cleanup_error = _cleanup(kube, exp, namespace, t)
         if attach:

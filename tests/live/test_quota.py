@@ -124,6 +124,25 @@ def test_the_31st_pod_is_refused_with_the_quotas_error_and_everything_is_restore
     assert "pod 31: refused: HTTP 403 Forbidden: " in text and "cleanup: 25 pod(s) deleted" in text
 
 
+def test_pods_the_controller_removes_meanwhile_are_made_up_for(kube, cluster):
+    """An HPA scaling the Deployment down during the experiment: the numbering follows the pods
+    the quota sees, so the refused pod is still the workload's 31st."""
+    plugin = quota_plugin(cluster)
+
+    def admit(pod: dict):
+        if pod["metadata"]["name"].startswith("messenger-service-quota-10-"):
+            cluster.delete("Pod", "messenger-service-abc-4", namespace=NS)
+        return plugin(pod)
+
+    cluster.on_create("Pod", admit)
+    quota_controller(cluster)
+    exp = quota.admits_then_refuses(kube, MANIFESTS, namespace=NS, kind="Deployment",
+                                    ref="messenger-system/messenger-service", n=30, run_id=RUN)
+    assert len(exp.created) == 26
+    assert [a.index for a in exp.admissions].count(10) == 2  # pod 10 again after the scale-down
+    assert exp.next_answer is not None and "exceeded quota" in exp.next_answer.message
+
+
 def test_an_admitted_31st_pod_breaks_the_promise_and_is_removed(kube, cluster):
     cluster.on_create("Pod", quota_plugin(cluster, hard=40))
     quota_controller(cluster)
