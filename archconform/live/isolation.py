@@ -346,9 +346,9 @@ def find_target(kube: Any, key: str, obj: dict, *, images: Sequence[str] = (WORK
     container = workload_container(obj, images)
     ports = _declared_ports(obj)
     spec = pod_spec(obj) or {}
+    images_run = ", ".join(sorted({c.get("image", "?") for _, c in iter_containers(obj)}))
     no_image = (None if container else
-                f"its pods do not run the workload image ({', '.join(sorted({c.get('image', '?') for _, c in iter_containers(obj)}))}): "
-                "no probe program inside")
+                f"its pods do not run the workload image ({images_run}): no probe program inside")
     if kind in ("CronJob", "Job"):
         why = f"a {kind} has no long-running pod"
         return Target(key, ns, container=container, source_problem=why, destination_problem=why, ports=ports)
@@ -636,7 +636,8 @@ class Prober:
 
     # -- one attempt ----------------------------------------------------------------------------
 
-    def _exec(self, clients: _Clients, target: Target, argv: list[str], work: float) -> tuple[int | None, str, str, str | None]:
+    def _exec(self, clients: _Clients, target: Target, argv: list[str],
+              work: float) -> tuple[int | None, str, str, str | None]:
         client = clients.get()
         try:
             res = client.exec(target.pod, target.namespace, argv, container=target.container,
