@@ -37,6 +37,7 @@ import base64
 import copy
 import hashlib
 import re
+import secrets
 import shlex
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -47,7 +48,7 @@ from .cronjob import DATABASE_URL_VAR, backup_container, job_from_cronjob, pod_s
 from .dump import DumpFacts, inspect_script, parse_facts
 from .engine import (BackupRecord, Engine, Instant, PsycopgSession, RestoreRecord, check_table_name,
                      judge_backup)
-from .errors import BackupError, BackupFailed, RestoreFailed, first_line, redact_dsn
+from .errors import BackupError, BackupFailed, RestoreFailed, WriterCannotConnect, first_line, redact_dsn
 from .local import restore_script
 
 #: Seconds between two checks while waiting for a Job or a pod: a backup Job takes seconds to
@@ -61,8 +62,19 @@ CLOCK_SKEW = 5.0
 #: The label that marks the toolbox pod, so that a crashed run's leftovers can be found.
 TOOLBOX_LABEL = "archconform.io/backup-toolbox"
 
+#: Connection errors that waiting cannot cure (the writer fails at once): a refused login, an
+#: unknown role or database, a pg_hba.conf rule.
+_FINAL_LOGIN_ERRORS = re.compile(r"authentication failed|does not exist|pg_hba\.conf|permission denied", re.I)
+
 #: The kinds of database workload the experiment knows how to destroy and wait for.
 WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+
+#: The experiment's pace on a live cluster (``run_against_workload``): one stamped row a second,
+#: written for 30 s before the backup Job is created and 30 s after it completed, so the loss
+#: window is measured to the second and the chart shows rows on both sides of the backup.
+WRITER_INTERVAL = 1.0
+BEFORE_BACKUP = 30.0
+AFTER_BACKUP = 30.0
 
 #: How many names (``...-1``, ``...-2``, ...) are tried for a Job or toolbox pod before giving up:
 #: an earlier scenario of the same run may have left one terminating.
@@ -473,13 +485,33 @@ class ClusterEngine(Engine):
 
     # -- writer ------------------------------------------------------------------------------
     def connect(self) -> PsycopgSession:
-        """A session through a port-forward to the database pod (closed with the session)."""
+        """A session through a port-forward to the database pod (closed with the session).
+
+        A pod is Ready before PostgreSQL accepts connections when it has no readiness probe
+        (Finch's has none; the first start runs initdb), so refused or dropped connections are
+        retried for ``Timeouts.pod_start``; a refused login or a missing database is not."""
         url = self.database_url()
-        forward = self.kube.port_forward(self.pod_name, self.namespace, self.postgres_port)
-        local = forward.__enter__()
-        port = int(getattr(local, "local_port", local))
-        return PsycopgSession(rewrite_host(url, "127.0.0.1", port), connect_timeout=self.timeouts.probe,
-                              on_close=lambda: forward.__exit__(None, None, None))
+        session: list[PsycopgSession] = []
+
+        def attempt() -> tuple[bool, str]:
+            forward = self.kube.port_forward(self.pod_name, self.namespace, self.postgres_port)
+            local = forward.__enter__()
+            port = int(getattr(local, "local_port", local))
+            try:
+                session.append(PsycopgSession(rewrite_host(url, "127.0.0.1", port), connect_timeout=self.timeouts.probe,
+                                              on_close=lambda: forward.__exit__(None, None, None)))
+            except WriterCannotConnect as exc:       # the session closed the forward
+                if _FINAL_LOGIN_ERRORS.search(str(exc)):
+                    raise
+                return False, str(exc)
+            return True, "connected"
+
+        try:
+            self.kube.wait_for(f"the database in pod/{self.namespace}/{self.pod_name} to accept a connection",
+                               attempt, timeout=self.timeouts.pod_start, interval=POLL_INTERVAL)
+        except WaitTimeout as exc:
+            raise WriterCannotConnect(f"{exc.last_state} (for {format_duration(self.timeouts.pod_start)})") from None
+        return session[0]
 
     # -- backup ------------------------------------------------------------------------------
     def _free_name(self, kind: str, names) -> str:
@@ -797,14 +829,15 @@ class ClusterEngine(Engine):
 def run_against_workload(kube: Any, *, kind: str, namespace: str, name: str, cronjob: str, run_id: str,
                          promised_rpo: timedelta | None = None, promised_rto: timedelta | None = None,
                          worst_case_loss: timedelta | None = None, container: str | None = None,
-                         database_url: str | None = None, interval: float = 1.0, before_backup: float = 30.0,
-                         after_backup: float = 30.0, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                         require_owned: bool = True):
+                         database_url: str | None = None, interval: float | None = None,
+                         before_backup: float | None = None, after_backup: float | None = None,
+                         timeouts: Timeouts = DEFAULT_TIMEOUTS, require_owned: bool = True):
     """The experiment against the database ``kind``/``name`` (a StatefulSet or a Deployment) and
     its backup CronJob ``cronjob``, all in ``namespace``: the one call a live step makes.
 
-    Like ``run_on_cluster`` (same timing defaults), plus Deployments, and by default the disaster
-    only deletes what carries this run's ownership labels. Returns the ``ExperimentResult``.
+    Like ``run_on_cluster``, plus Deployments, and by default the disaster only deletes what
+    carries this run's ownership labels. The pace defaults to ``WRITER_INTERVAL``,
+    ``BEFORE_BACKUP`` and ``AFTER_BACKUP``. Returns the ``ExperimentResult``.
     """
     from .experiment import run_experiment
 
@@ -812,9 +845,15 @@ def run_against_workload(kube: Any, *, kind: str, namespace: str, name: str, cro
         raise UsageError(f"the backup experiment runs against a StatefulSet or a Deployment (the database's pod "
                          f"and its volume), not a {kind}")
     workload = {"statefulset" if kind == "StatefulSet" else "deployment": name}
+    # A table of its own per experiment: a database restored by an earlier experiment of the run
+    # (Finch has an RPO and an RTO scenario) still holds that experiment's stamps.
+    table = f"archconform_stamps_{secrets.token_hex(4)}"
     with ClusterEngine(kube, namespace=namespace, cronjob=cronjob, run_id=run_id, timeouts=timeouts,
                        container=container, database_url=database_url, require_owned=require_owned,
                        **workload) as engine:
         return run_experiment(engine, promised_rpo=promised_rpo, promised_rto=promised_rto,
-                              worst_case_loss=worst_case_loss, interval=interval, before_backup=before_backup,
-                              after_backup=after_backup, timeouts=timeouts)
+                              worst_case_loss=worst_case_loss,
+                              interval=WRITER_INTERVAL if interval is None else interval,
+                              before_backup=BEFORE_BACKUP if before_backup is None else before_backup,
+                              after_backup=AFTER_BACKUP if after_backup is None else after_backup,
+                              table=table, timeouts=timeouts)

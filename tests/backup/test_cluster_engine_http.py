@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from archconform.backup import LocalPostgres, run_on_cluster
+from archconform.backup import LocalPostgres, WriterCannotConnect, run_on_cluster
 from archconform.backup import cluster as cluster_module
 from archconform.backup.cluster import (ClusterEngine, connection_options, pg_dump_arguments,
                                         run_against_workload)
@@ -100,9 +100,10 @@ class ClusterSide:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "ClusterSide":
-        pod = self._database_pods()[0]
-        self.data_claim_uid = self._claim_uid(pod)
-        self._entrypoint(pod)
+        pods = self._database_pods() if self._workload() else []
+        if pods:                                       # already running (put by the test)
+            self.data_claim_uid = self._claim_uid(pods[0])
+            self._entrypoint(pods[0])
         self._thread = threading.Thread(target=self._loop, daemon=True, name="fake cluster controllers")
         self._thread.start()
         return self
@@ -180,9 +181,8 @@ class ClusterSide:
     # -- Job controller and kubelet ----------------------------------------------------------
     def _reconcile_jobs(self) -> None:
         for job in self.fake.list("Job", self.ns):
-            name = job["metadata"]["name"]
-            if name not in self._seen_jobs:
-                self._seen_jobs.add(name)
+            if job["metadata"]["uid"] not in self._seen_jobs:
+                self._seen_jobs.add(job["metadata"]["uid"])
                 self.fake.schedule(0, self._run_job, job)
 
     def _run_job(self, job: dict) -> None:
@@ -214,13 +214,15 @@ class ClusterSide:
 
     def _reconcile_pods(self) -> None:
         """The kubelet for pods created through the API (the toolbox): Running and Ready."""
+        if self._workload() is None:
+            return
         selector = self._selector()
         for pod in self.fake.list("Pod", self.ns):
             if (pod.get("status") or {}).get("phase") == "Pending" and not _labels_match(selector, pod):
                 self.fake.patch_status("Pod", pod["metadata"]["name"], namespace=self.ns, status=_ready_status())
 
     # -- the database: controller, pvc-protection, kubelet, entrypoint --------------------------
-    def _workload(self) -> dict:
+    def _workload(self) -> dict | None:
         return self.fake.get(self.kind, self.name, self.ns)
 
     def _selector(self) -> dict:
@@ -251,6 +253,8 @@ class ClusterSide:
         self.timeline.append(f"controller created claim {name}")
 
     def _reconcile_database(self) -> None:
+        if self._workload() is None:                  # not deployed (yet, or any more)
+            return
         pods = self._database_pods()
         if not pods and self.pg.running:
             self.pg.stop(immediate=True)              # the server dies with its pod
@@ -557,6 +561,34 @@ def test_csa_hellos_own_manifests_pg_dump_with_host_user_and_pgpassword(fake_kub
     deletes = [line for line in _writes(fake_kube, ns) if line.startswith("DELETE") and "archconform" not in line]
     assert deletes == [f"DELETE /api/v1/namespaces/{ns}/persistentvolumeclaims/postgres-data-postgres-0",
                        f"DELETE /api/v1/namespaces/{ns}/pods/postgres-0"]
+
+
+def test_the_writer_waits_for_a_ready_pod_whose_database_does_not_accept_connections_yet(fake_kube, fake_cluster,  # noqa: F811
+                                                                                          pg, tmp_path):
+    # A pod without a readiness probe is Ready while initdb still runs (Finch's postgres): the
+    # first connections through the port-forward are refused; the writer waits, it does not fail.
+    _statefulset_system(fake_kube, pg)
+    fake_kube.on_port_forward(lambda call: ("127.0.0.1", pg.port))
+    pg.stop()
+    fake_kube.schedule(0.6, pg.launch)
+    engine = ClusterEngine(fake_cluster, namespace=NS, cronjob="postgres-backup", statefulset="postgres",
+                           run_id="test-run", timeouts=TEST_TIMEOUTS)
+    session = engine.connect()
+    try:
+        assert session.execute("SELECT 1") == [(1,)]
+    finally:
+        session.close()
+    assert len(fake_kube.requests_for("GET", f"/api/v1/namespaces/{NS}/pods/postgres-0/portforward")) >= 2
+    # A refused login is final: one attempt, at once, password redacted.
+    wrong = re.sub(r":[^:@/]+@", ":wrong-password@", pg.dsn)
+    engine = ClusterEngine(fake_cluster, namespace=NS, cronjob="postgres-backup", statefulset="postgres",
+                           run_id="test-run", timeouts=TEST_TIMEOUTS, database_url=wrong)
+    before = len(fake_kube.requests_for("GET", "/portforward"))
+    started = time.monotonic()
+    with pytest.raises(WriterCannotConnect, match="password authentication failed") as info:
+        engine.connect()
+    assert time.monotonic() - started < 3 and "wrong-password" not in str(info.value)
+    assert len(fake_kube.requests_for("GET", "/portforward")) == before + 1
 
 
 def test_the_disaster_refuses_a_workload_that_is_not_the_runs_own(fake_kube, fake_cluster, tmp_path):  # noqa: F811
