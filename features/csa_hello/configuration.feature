@@ -36,3 +36,19 @@ Feature: CSA Hello service configuration and secrets
     And every ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount the Deployment "drive-system/drive-service" refers to exists
     And the Secret "email-system/email-secrets" exists
     And the Secret "drive-system/drive-secrets" exists
+
+  @live @observed @normal
+  Scenario: The messenger sees its ConfigMap in its environment on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § ConfigMap Example (For Service Configuration)
+    Given the system is deployed
+    Then the container "messenger" of the Deployment "messenger-system/messenger-service" sees the ConfigMap "messenger-config" as environment variables
+
+  @live @observed @normal
+  Scenario: The modules the diagram gives secrets see them, and no pod spec carries one, on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Kubernetes Cluster Architecture Diagram
+    Given the system is deployed
+    Then the container "messenger" of the Deployment "messenger-system/messenger-service" sees the key "session-signing-key" of the Secret "messenger-secrets" as SESSION_SIGNING_KEY
+    And the container "auth" of the Deployment "auth-system/auth-service" sees the key "jwt-signing-key" of the Secret "auth-secrets" as JWT_SIGNING_KEY
+    And the container "email-service" of the Deployment "email-system/email-service" sees the key "smtp-password" of the Secret "email-secrets" as SMTP_PASSWORD
+    And the container "drive-service" of the Deployment "drive-system/drive-service" sees the key "object-store-secret-key" of the Secret "drive-secrets" as OBJECT_STORE_SECRET_KEY
+    And no pod of the system carries a secret as a literal value

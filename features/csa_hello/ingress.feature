@@ -26,3 +26,17 @@ Feature: CSA Hello external access through one Ingress
   Scenario: Every backend of the Ingress resolves to a Service port
     Source: Kubernetes Architecture for CSA Hello § Ingress Configuration (For External Access)
     Then every backend of the Ingress "ingress-system/csa-hello-ingress" is a Service port in its own namespace
+
+  @live @observed @normal
+  Scenario: The Ingress serves TLS for app.csa-hello.example and redirects plain HTTP on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Ingress Configuration (For External Access)
+    Given the system is deployed
+    Then the ingress serves TLS for host "app.csa-hello.example" with the certificate of the Secret "ingress-system/csa-hello-tls"
+    And the ingress redirects plain HTTP for host "app.csa-hello.example" to HTTPS
+
+  @live @observed @critical @known_gap @gap:csa-ingress-backends-in-other-namespaces
+  Scenario: /api reaches the API gateway and / the frontend through the ingress on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Ingress Configuration (For External Access)
+    Given the system is deployed
+    Then requests for host "app.csa-hello.example" path "/api" reach the Service "platform-system/api-gateway" through the ingress
+    And requests for host "app.csa-hello.example" path "/" reach the Service "frontend-system/frontend" through the ingress

@@ -33,3 +33,16 @@ Feature: CSA Hello pod security and access control
     Source: Kubernetes Architecture for CSA Hello § Security Considerations
     Then the namespace "messenger-system" enforces the "baseline" Pod Security Standard
     And the namespace "auth-system" enforces the "baseline" Pod Security Standard
+
+  @live @observed @normal
+  Scenario Outline: The <service> pods really run without root, capabilities or privilege escalation
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Given the system is deployed
+    Then every container of the Deployment "<namespace>/<service>" runs as a non-root user
+    And every container of the Deployment "<namespace>/<service>" runs with no capabilities
+    And every container of the Deployment "<namespace>/<service>" cannot escalate privileges
+
+    Examples:
+      | namespace        | service           |
+      | messenger-system | messenger-service |
+      | auth-system      | auth-service      |

@@ -45,3 +45,21 @@ Feature: CSA Hello persistent storage
   Scenario: PostgreSQL keeps its data directory below the root of its volume
     Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
     Then the StatefulSet "storage-system/postgres" sets spec.template.spec.containers[name=postgres].env[name=PGDATA].value
+
+  @live @observed @normal
+  Scenario: The docs module's shared volume is bound on managed NFS on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Persistent Volume Configuration (For Storage-Intensive Services)
+    Given the system is deployed
+    Then the PersistentVolumeClaim "docs-system/docs-storage" is bound with 100Gi ReadWriteMany on the "managed-nfs" storage class
+
+  @live @observed @normal
+  Scenario: Each PostgreSQL member gets its own 100Gi volume on fast-storage on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
+    Given the system is deployed
+    Then every pod of the StatefulSet "storage-system/postgres" has its own volume bound with 100Gi ReadWriteOnce on the "fast-storage" storage class
+
+  @live @observed @destructive @normal
+  Scenario: Each PostgreSQL member keeps its own data across a pod restart on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Stateful Set Example (For Databases)
+    Given the system is deployed
+    Then the pods of the StatefulSet "storage-system/postgres" keep their own data across a pod restart

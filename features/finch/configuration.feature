@@ -20,3 +20,13 @@ Feature: Finch configuration and secrets
     Then the container "redis" of the Deployment "finch-production/redis" runs with the argument "allkeys-lru"
     And the container "redis" of the Deployment "finch-production/redis" runs with the argument "--appendonly"
     And the Secret "finch-production/redis-credentials" exists
+
+  @live @observed @normal
+  Scenario: The backend sees its configuration and secrets in its environment on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Component Specifications › Backend Deployment (Django)
+    Given the system is deployed
+    Then the container "finch-backend" of the Deployment "finch-production/finch-backend" sees the ConfigMap "finch-backend-config" as environment variables
+    And the container "finch-backend" of the Deployment "finch-production/finch-backend" sees the key "url" of the Secret "postgres-credentials" as DATABASE_URL
+    And the container "finch-backend" of the Deployment "finch-production/finch-backend" sees the key "url" of the Secret "redis-credentials" as REDIS_URL
+    And the container "finch-backend" of the Deployment "finch-production/finch-backend" sees the key "django-secret-key" of the Secret "finch-backend-secrets" as DJANGO_SECRET_KEY
+    And no pod of the system carries a secret as a literal value

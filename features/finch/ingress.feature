@@ -37,3 +37,27 @@ Feature: Finch ingress
     Source: Kubernetes Architecture Documentation (Finch) § Namespace Organization › Staging Namespace (finch-staging)
     Then the Ingress "finch-staging/finch-staging-ingress" declares metadata.annotations["nginx.ingress.kubernetes.io/auth-type"] = basic
     And the Ingress "finch-staging/finch-staging-ingress" sets metadata.annotations["nginx.ingress.kubernetes.io/auth-secret"]
+
+  @live @observed @normal
+  Scenario: The two hosts reach the frontend and the backend through the ingress on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Architecture Diagram
+    Given the system is deployed
+    Then requests for host "finch.example.com" path "/" reach the Service "finch-production/finch-frontend" through the ingress
+    And requests for host "api.finch.example.com" path "/" reach the Service "finch-production/finch-backend" through the ingress
+
+  @live @observed @critical
+  Scenario: TLS is served for both hosts, plain HTTP is redirected and HSTS is sent on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Ingress Configuration › SSL/TLS Termination
+    Given the system is deployed
+    Then the ingress serves TLS for host "finch.example.com" with the certificate of the Secret "finch-production/finch-tls"
+    And the ingress serves TLS for host "api.finch.example.com" with the certificate of the Secret "finch-production/finch-tls"
+    And the ingress redirects plain HTTP for host "finch.example.com" to HTTPS
+    And the ingress redirects plain HTTP for host "api.finch.example.com" to HTTPS
+    And HTTPS responses for host "finch.example.com" carry an HSTS header
+    And HTTPS responses for host "api.finch.example.com" carry an HSTS header
+
+  @live @observed @load @normal @slow
+  Scenario: Each client gets at most 100 requests a minute through the ingress on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Ingress Configuration › Security Features
+    Given the system is deployed
+    Then the ingress lets each client make at most 100 requests per minute to host "api.finch.example.com"

@@ -35,3 +35,18 @@ Feature: Finch pod security
   Scenario: No service account gets cluster-admin or wildcard permissions
     Source: Kubernetes Architecture Documentation (Finch) § Security Measures › Secrets Management
     Then no service account of the system is granted cluster-admin or wildcard permissions
+
+  @live @observed @critical
+  Scenario Outline: The <component> really runs as non-root, read-only, with no capabilities on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Security Measures › Pod Security Standards
+    Given the system is deployed
+    Then every container of the Deployment "finch-production/<component>" runs as a non-root user
+    And every container of the Deployment "finch-production/<component>" has a read-only root filesystem
+    And every container of the Deployment "finch-production/<component>" runs with no capabilities
+    And every container of the Deployment "finch-production/<component>" cannot escalate privileges
+
+    Examples:
+      | component           |
+      | finch-frontend      |
+      | finch-backend       |
+      | finch-celery-worker |

@@ -34,3 +34,15 @@ Feature: Finch persistent storage
       | spec.resources.requests.storage | 5Gi      |
       | spec.storageClassName           | fast-ssd |
     And the PersistentVolumeClaim "finch-staging/redis-data" declares spec.resources.requests.storage = 2Gi
+
+  @live @observed @normal
+  Scenario: The database claim is bound with 20Gi on fast-ssd on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Persistent Storage Strategy › Volume Types › Database Storage
+    Given the system is deployed
+    Then the PersistentVolumeClaim "finch-production/postgres-data" is bound with 20Gi ReadWriteOnce on the "fast-ssd" storage class
+
+  @live @observed @normal
+  Scenario: The cache claim is bound with 5Gi on fast-ssd on a live cluster
+    Source: Kubernetes Architecture Documentation (Finch) § Persistent Storage Strategy › Volume Types › Cache Storage
+    Given the system is deployed
+    Then the PersistentVolumeClaim "finch-production/redis-data" is bound with 5Gi ReadWriteOnce on the "fast-ssd" storage class

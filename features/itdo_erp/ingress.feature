@@ -29,3 +29,14 @@ Feature: ITDO ERP ingress
   Scenario: Clients are rate-limited to 100 requests
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Ingress and Load Balancing › Ingress Configuration
     Then the Ingress "itdo-erp-prod/itdo-erp-ingress" sets metadata.annotations["nginx.ingress.kubernetes.io/limit-rps"]
+
+  @live @observed @normal
+  Scenario: The two hosts reach the gateway and the frontend over TLS on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Ingress and Load Balancing › Ingress Configuration
+    Given the system is deployed
+    Then requests for host "api.itdo-erp.com" path "/" reach the Service "itdo-erp-prod/api-gateway" through the ingress
+    And requests for host "app.itdo-erp.com" path "/" reach the Service "itdo-erp-prod/frontend-app" through the ingress
+    And the ingress serves TLS for host "api.itdo-erp.com" with the certificate of the Secret "itdo-erp-prod/itdo-erp-tls"
+    And the ingress serves TLS for host "app.itdo-erp.com" with the certificate of the Secret "itdo-erp-prod/itdo-erp-tls"
+    And the ingress redirects plain HTTP for host "api.itdo-erp.com" to HTTPS
+    And the ingress redirects plain HTTP for host "app.itdo-erp.com" to HTTPS

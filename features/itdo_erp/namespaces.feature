@@ -65,3 +65,11 @@ Feature: ITDO ERP namespaces and quotas
   Scenario: Every production workload meets the baseline Pod Security Standard
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Architecture Principles › Infrastructure Patterns
     Then every workload in namespace "itdo-erp-prod" meets the "baseline" Pod Security Standard
+
+  @live @observed @normal
+  Scenario: The environment namespaces refuse a privileged pod on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Architecture Principles › Infrastructure Patterns
+    Given the system is deployed
+    Then the namespace "itdo-erp-prod" rejects a privileged pod under the "baseline" Pod Security Standard
+    And the namespace "itdo-erp-staging" rejects a privileged pod under the "baseline" Pod Security Standard
+    And the namespace "itdo-erp-dev" rejects a privileged pod under the "baseline" Pod Security Standard

@@ -23,3 +23,16 @@ Feature: ITDO ERP operator RBAC
     And the ServiceAccount "itdo-erp-prod/app-operator" cannot "get" "secrets" in namespace "itdo-erp-prod"
     And the ServiceAccount "itdo-erp-prod/app-operator" cannot "patch" "deployments.apps" in namespace "itdo-erp-staging"
     And no service account of the system is granted cluster-admin or wildcard permissions
+
+  @live @observed @critical
+  Scenario: The API server lets the operator read and patch deployments in production, nothing more
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Security Architecture › RBAC Configuration
+    Given the system is deployed
+    Then the API server grants the ServiceAccount "itdo-erp-prod/app-operator" exactly these permissions in namespace "itdo-erp-prod":
+      | resource         | verbs                   |
+      | pods             | get, list, watch        |
+      | services         | get, list, watch        |
+      | configmaps       | get, list, watch        |
+      | deployments.apps | get, list, watch, patch |
+    And the API server forbids the ServiceAccount "itdo-erp-prod/app-operator" to "patch" "deployments.apps" in namespace "itdo-erp-staging"
+    And the API server does not grant the ServiceAccount "itdo-erp-prod/app-operator" cluster-admin

@@ -40,3 +40,15 @@ Feature: ITDO ERP data layer
       | spec.storage.storageClass        | fast-ssd       |
       | spec.redis.resources.requests.cpu | 100m          |
       | spec.redis.resources.limits.memory | 1Gi          |
+
+  @live @observed @normal
+  Scenario: Each PostgreSQL instance gets its own 100Gi fast-ssd volume on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Data Layer Architecture › PostgreSQL Cluster
+    Given the system is deployed
+    Then every pod of the StatefulSet "itdo-erp-prod/postgres-cluster" has its own volume bound with 100Gi ReadWriteOnce on the "fast-ssd" storage class
+
+  @live @observed @destructive @normal
+  Scenario: A PostgreSQL instance keeps its data across a pod restart on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Data Layer Architecture › PostgreSQL Cluster
+    Given the system is deployed
+    Then the pods of the StatefulSet "itdo-erp-prod/postgres-cluster" keep their own data across a pod restart

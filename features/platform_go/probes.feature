@@ -29,3 +29,17 @@ Feature: platform-go health checks and image pulls
     Source: Kubernetes Architecture Analysis (platform-go) § Best Practices › Health Checks
     Given the system is deployed
     Then the Deployment "platform-go/platform-go" reaches 2 ready replicas
+
+  @live @observed @normal
+  Scenario: The platform and the file browser answer their liveness path on a live cluster
+    Source: Kubernetes Architecture Analysis (platform-go) § Best Practices › Health Checks
+    Given the system is deployed
+    Then every pod of the Deployment "platform-go/platform-go" answers HTTP GET /health on port 8080
+    And every pod of the Deployment "user-john-storage/filebrowser" answers HTTP GET /health on port 8080
+
+  @live @observed @destructive @normal
+  Scenario: A platform pod failing its liveness probe is restarted within the probe's budget
+    Source: Kubernetes Architecture Analysis (platform-go) § Best Practices › Health Checks
+    Given the system is deployed
+    When one pod of the Deployment "platform-go/platform-go" starts failing its liveness probe
+    Then the pod is restarted within its liveness probe budget

@@ -38,3 +38,18 @@ Feature: platform-go service account permissions
     Source: Kubernetes Architecture Analysis (platform-go) § Security › Network Policies
     Then the ServiceAccount "platform-go/platform-go" can "create" "networkpolicies" in namespace "user-john-storage"
     And the ServiceAccount "platform-go/platform-go" can "create" "resourcequotas" in namespace "user-john-storage"
+
+  @live @observed @critical
+  Scenario: The API server lets the platform run its flows and nothing like cluster-admin
+    Source: Kubernetes Architecture Analysis (platform-go) § Security › RBAC Integration
+    Given the system is deployed
+    Then the API server does not grant the ServiceAccount "platform-go/platform-go" cluster-admin
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "create" "namespaces" cluster-wide
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "delete" "namespaces" cluster-wide
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "create" "persistentvolumeclaims" in namespace "user-john-storage"
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "create" "deployments.apps" in namespace "user-john-storage"
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "create" "services" in namespace "user-john-storage"
+    And the API server allows the ServiceAccount "platform-go/platform-go" to "update" "secrets" in namespace "user-john-storage"
+    And the API server forbids the ServiceAccount "platform-go/platform-go" to "create" "clusterrolebindings.rbac.authorization.k8s.io" cluster-wide
+    And the API server forbids the ServiceAccount "platform-go/platform-go" to "create" "rolebindings.rbac.authorization.k8s.io" in namespace "user-john-storage"
+    And the API server forbids the ServiceAccount "platform-go/platform-go" to "delete" "nodes" cluster-wide

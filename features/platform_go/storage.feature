@@ -42,3 +42,15 @@ Feature: platform-go user and group storage
     Source: Kubernetes Architecture Analysis (platform-go) § Networking › File Browser Access
     Given the system is deployed
     Then the Deployment "user-john-storage/filebrowser" reaches 1 ready replicas
+
+  @live @observed @normal
+  Scenario: The user's claim is bound with 10Gi ReadWriteOnce on the standard class on a live cluster
+    Source: Kubernetes Architecture Analysis (platform-go) § Storage Architecture › Persistent Volume Claims
+    Given the system is deployed
+    Then the PersistentVolumeClaim "user-john-storage/user-john-disk" is bound with 10Gi ReadWriteOnce on the "standard" storage class
+
+  @live @observed @destructive @normal
+  Scenario: The user's claim can be expanded through the API on a live cluster
+    Source: Kubernetes Architecture Analysis (platform-go) § Resource Management › Storage Management
+    Given the system is deployed
+    Then the PersistentVolumeClaim "user-john-storage/user-john-disk" can be expanded to 11Gi

@@ -20,3 +20,13 @@ Feature: TByte secrets and configuration
     Given the system "tbyte" with its custom resources
     Then the SecretProviderClass "tbyte/backend-aws-secrets" declares spec.provider = aws
     And the SecretProviderClass "tbyte/frontend-vault-secrets" declares spec.provider = vault
+
+  @live @observed @normal
+  Scenario: The pods see their secrets under /mnt/secrets and their ConfigMaps on a live cluster
+    Source: Kubernetes Architecture - TByte Microservices Platform § Secrets Management Architecture
+    Given the system is deployed
+    Then the container "backend" of the Deployment "tbyte/backend" sees the Secret "backend-db-credentials" as files in /mnt/secrets
+    And the container "frontend" of the Deployment "tbyte/frontend" sees the Secret "frontend-api-keys" as files in /mnt/secrets
+    And the container "backend" of the Deployment "tbyte/backend" sees the ConfigMap "backend-config" as environment variables
+    And the container "frontend" of the Deployment "tbyte/frontend" sees the ConfigMap "frontend-config" as environment variables
+    And no pod of the system carries a secret as a literal value

@@ -23,3 +23,15 @@ Feature: TByte application RBAC
   Scenario: No service account gets cluster-admin or wildcard permissions
     Source: Kubernetes Architecture - TByte Microservices Platform § Security Compliance › Network Security
     Then no service account of the system is granted cluster-admin or wildcard permissions
+
+  @live @observed @critical
+  Scenario: The API server grants the application service account exactly what app-reader lists
+    Source: Kubernetes Architecture - TByte Microservices Platform § Security Compliance › RBAC Configuration
+    Given the system is deployed
+    Then the API server grants the ServiceAccount "tbyte/tbyte-app" exactly these permissions in namespace "tbyte":
+      | resource   | verbs            |
+      | pods       | get, list, watch |
+      | services   | get, list, watch |
+      | configmaps | get, list, watch |
+    And the API server forbids the ServiceAccount "tbyte/tbyte-app" to "list" "pods" in namespace "monitoring"
+    And the API server does not grant the ServiceAccount "tbyte/tbyte-app" cluster-admin

@@ -39,3 +39,25 @@ Feature: TByte pod security
     Source: Kubernetes Architecture - TByte Microservices Platform § Security Compliance › Pod Security Standards
     Then every workload in namespace "monitoring" meets the "baseline" Pod Security Standard
     And every workload in namespace "logging" meets the "baseline" Pod Security Standard
+
+  @live @observed @critical
+  Scenario: The application namespace refuses a privileged pod on a live cluster, the system namespaces too
+    Source: Kubernetes Architecture - TByte Microservices Platform § Security Compliance › Pod Security Standards
+    Given the system is deployed
+    Then the namespace "tbyte" rejects a privileged pod under the "restricted" Pod Security Standard
+    And the namespace "monitoring" rejects a privileged pod under the "baseline" Pod Security Standard
+    And the namespace "logging" rejects a privileged pod under the "baseline" Pod Security Standard
+
+  @live @observed @critical
+  Scenario Outline: The <tier> containers really run as user 1000, read-only, with no capability but NET_BIND_SERVICE
+    Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
+    Given the system is deployed
+    Then every container of the Deployment "tbyte/<tier>" runs as user 1000
+    And every container of the Deployment "tbyte/<tier>" has a read-only root filesystem
+    And every container of the Deployment "tbyte/<tier>" runs with no capabilities except "NET_BIND_SERVICE"
+    And every container of the Deployment "tbyte/<tier>" cannot escalate privileges
+
+    Examples:
+      | tier     |
+      | frontend |
+      | backend  |

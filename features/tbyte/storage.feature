@@ -13,3 +13,9 @@ Feature: TByte database storage
       | spec.replicas                                        | 1     |
       | spec.volumeClaimTemplates[0].spec.storageClassName   | gp3   |
     And the Service "tbyte/postgres" declares spec.type = ClusterIP
+
+  @live @observed @destructive @normal
+  Scenario: PostgreSQL keeps its data on its own volume across a pod restart on a live cluster
+    Source: Kubernetes Architecture - TByte Microservices Platform § Application Architecture
+    Given the system is deployed
+    Then the pods of the StatefulSet "tbyte/postgres" keep their own data across a pod restart
