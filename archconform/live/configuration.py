@@ -37,6 +37,10 @@ URL_CREDENTIALS = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^/@:\s]*:)(?P<pass
                              re.IGNORECASE)
 #: Secret values shorter than this are not looked for in literals (they would match by chance).
 MIN_SECRET_LENGTH = 6
+#: Keys of a Secret whose values are not secrets themselves (a user name, a database name, a
+#: host): a pod spec may spell them out (POSTGRES_USER: app_user) without leaking anything.
+NOT_SECRET_KEY = re.compile(r"(?i)^(user|username|user-name|login|db|database|dbname|host|"
+                            r"hostname|port|name)$")
 
 
 def mask_url_credentials(text: str) -> str:
@@ -329,7 +333,8 @@ def literal_secrets(kube: Any, namespaces: Iterable[str]) -> tuple[list[Literal]
     for ns in namespaces:
         known = [v for s in kube.list("Secret", namespace=ns)
                  if s.get("type") != "kubernetes.io/service-account-token"
-                 for v in _secret_data(s).values() if len(v) >= MIN_SECRET_LENGTH]
+                 for k, v in _secret_data(s).items()
+                 if len(v) >= MIN_SECRET_LENGTH and not NOT_SECRET_KEY.match(k)]
         for pod in kube.list("Pod", namespace=ns):
             spec = pod.get("spec") or {}
             for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archconform.errors import ClusterError, PromiseBroken, UsageError, WaitTimeout, format_duration
+from archconform.kube import RUN_ID_LABEL
 from archconform.manifests import Manifests
 from archconform.model import rbac as model
 from archconform.model.quantity import bytes_of
@@ -48,7 +49,6 @@ NAMESPACE_PATTERN = {"user": "user-{name}-storage", "group": "group-{name}-stora
 CLAIM_PATTERN = {"user": "user-{name}-disk", "group": "group-{name}-{uuid8}"}
 #: The platform's configuration keys for a user's claim (platform-go-config).
 SIZE_KEY, CLASS_KEY = "USER_STORAGE_DEFAULT_SIZE", "USER_STORAGE_CLASS"
-RUN_ID_LABEL = "archconform.io/run-id"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 

@@ -153,7 +153,10 @@ def test_literal_secrets_in_pod_specs_are_found_and_never_printed(fake_kube, fak
 
 
 def test_pod_specs_without_literal_secrets_pass(fake_kube, fake_cluster):  # noqa: F811
-    fake_kube.put(namespace("tbyte"))
-    c = container("backend", env={"LOG_LEVEL": "info", "BACKEND_URL": "http://backend:8000"})
-    fake_kube.put(pod("backend-0", "tbyte", labels={}, containers=[c]))
-    assert configuration.no_literal_secrets(fake_cluster, ["tbyte"]) == 3   # WORKLOAD_PORTS too
+    fake_kube.put(namespace("itdo-erp-prod"))
+    # a user name kept in a Secret may be spelled out in a pod spec: it is not a secret
+    fake_kube.put(_secret("postgres-credentials", "itdo-erp-prod", {"username": "app_user", "password": PASSWORD}))
+    c = container("postgres", env={"LOG_LEVEL": "info", "BACKEND_URL": "http://backend:8000",
+                                   "POSTGRES_USER": "app_user"})
+    fake_kube.put(pod("postgres-cluster-0", "itdo-erp-prod", labels={}, containers=[c]))
+    assert configuration.no_literal_secrets(fake_cluster, ["itdo-erp-prod"]) == 4   # WORKLOAD_PORTS too

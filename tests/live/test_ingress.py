@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import json
-import socket
 import ssl
 import tempfile
 import threading

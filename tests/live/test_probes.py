@@ -5,7 +5,6 @@ messages a user reads when the kubelet or the endpoint controller does not keep 
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -127,25 +126,35 @@ def test_steps_in_the_wrong_order_say_what_is_missing(fake_cluster):  # noqa: F8
         session.restarted_within_budget()
 
 
-def test_startup_budgets_are_met_when_containers_started_without_a_restart(fake_kube, fake_cluster):  # noqa: F811
+def _event(pod_name: str, reason: str, message: str, uid: str | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{pod_name}.{reason.lower()}", "namespace": "tbyte"},
+            "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "tbyte", "uid": uid,
+                               "fieldPath": "spec.containers{backend}"},
+            "reason": reason, "message": message, "count": 1, "type": "Normal"}
+
+
+def test_startup_budgets_are_met_unless_the_kubelet_killed_for_the_startup_probe(fake_kube, fake_cluster):  # noqa: F811
     c = container("backend", probes=PROBES)
     fake_kube.put(namespace("tbyte"))
     fake_kube.put(deployment("backend", "tbyte", labels=LABELS, containers=[c]))
     fake_kube.put(pod("backend-0", "tbyte", labels=LABELS, containers=[c],
                       started_at="2026-01-01T00:00:00Z", ready_at="2026-01-01T00:00:12Z"))
+    # a restart for a liveness failure is not a start-up over budget
+    relived = pod("backend-1", "tbyte", labels=LABELS, containers=[c], restarts=1)
+    fake_kube.put(relived)
+    fake_kube.put(_event("backend-1", "Killing", "Container backend failed liveness probe, will be restarted"))
     results = probes.startup_within_budget(fake_cluster, "Deployment", "tbyte/backend")
-    assert [(r.budget, r.upper_bound, r.ok) for r in results] == [(30.0, 12.0, True)]
+    assert [(r.budget, r.upper_bound, r.restarts, r.ok) for r in results] == [(30.0, 12.0, 0, True), (30.0, 5.0, 1, True)]
 
-    slow = pod("backend-1", "tbyte", labels=LABELS, containers=[c], restarts=2)
-    slow["status"]["containerStatuses"][0]["lastState"] = {"terminated": {
-        "reason": "Error", "exitCode": 137, "finishedAt": "2026-01-01T00:00:31Z"}}
+    slow = pod("backend-2", "tbyte", labels=LABELS, containers=[c], restarts=2)
     fake_kube.put(slow)
+    fake_kube.put(_event("backend-2", "Killing", "Container backend failed startup probe, will be restarted"))
     with pytest.raises(PromiseBroken) as err:
         probes.startup_within_budget(fake_cluster, "Deployment", "tbyte/backend")
-    assert "1 container(s) did not start cleanly" in str(err.value)
-    assert ("pod/tbyte/backend-1 container backend: started=True, restarts=2, ready 5s after its "
-            "container started (budget 30s); last termination: Error exit 137 at "
-            "2026-01-01T00:00:31Z") in str(err.value)
+    assert "1 container(s) did not (the kubelet kills a container whose startup probe fails" in str(err.value)
+    assert ("pod/tbyte/backend-2 container backend: started=True, restarts=2, killed 1 time(s) for failing "
+            "its startup probe, ready 5s after its container started (budget 30s)") in str(err.value)
 
 
 def test_a_pod_without_the_promised_startup_probe_breaks_the_promise(fake_kube, fake_cluster):  # noqa: F811
