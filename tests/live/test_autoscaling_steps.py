@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -85,10 +87,29 @@ def _scale(fake: FakeKube, replicas: int, cpu: int) -> None:
     fake.patch_status("Deployment", "web", namespace=NS, status={"replicas": replicas, "readyReplicas": replicas})
 
 
-def _script(fake: FakeKube) -> list[str]:
-    """The cloud and the HPA controller: per run-owned LoadBalancer Service, an address at once,
-    then (first scenario only) 3 -> 6 replicas a few seconds later and back to 3 after that."""
+def _burned(workload) -> bool:
+    try:
+        text = urllib.request.urlopen(workload.url("/metrics"), timeout=5).read().decode()
+    except OSError:
+        return False
+    return 'path="/burn"' in text
+
+
+def _script(fake: FakeKube, workload) -> list[str]:
+    """The cloud and the HPA controller: per run-owned LoadBalancer Service, an address at once;
+    once the first load reaches the workload, 3 -> 6 replicas a second later and back to 3 three
+    seconds after that (reacting to the load, not to the clock, so a slow machine cannot reorder
+    them)."""
     exposed: list[str] = []
+
+    def controller() -> None:
+        deadline = time.monotonic() + 120
+        while not _burned(workload):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
+        fake.schedule(1.0, _scale, fake, 6, 180)
+        fake.schedule(4.0, _scale, fake, 3, 5)
 
     def on_service(obj: dict):
         if (obj.get("spec") or {}).get("type") != "LoadBalancer":
@@ -98,8 +119,7 @@ def _script(fake: FakeKube) -> list[str]:
         fake.schedule(0.2, fake.patch_status, "Service", name, namespace=NS,
                       status={"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}})
         if len(exposed) == 1:
-            fake.schedule(5.0, _scale, fake, 6, 180)
-            fake.schedule(9.0, _scale, fake, 3, 5)
+            threading.Thread(target=controller, daemon=True).start()
         return None
 
     fake.on_create("Service", on_service)
@@ -127,7 +147,7 @@ def _run(tmp_path: Path, fake: FakeKube) -> tuple[int, str]:
 def test_the_load_and_autoscaling_phrases_against_a_scripted_cluster(fake_kube, workload, tmp_path):
     port = int(workload.base_url.rsplit(":", 1)[1])
     _cluster(fake_kube, port)
-    exposed = _script(fake_kube)
+    exposed = _script(fake_kube, workload)
     rc, output = _run(tmp_path, fake_kube)
     assert "1 passed" in output and "1 failed" in output, output
     # the stall: a broken promise naming the last counts, not an error

@@ -182,9 +182,12 @@ def test_k3s_without_mapped_ports_is_unavailable_and_with_them_uses_them(fake_ku
 def test_eks_gets_a_load_balancer_and_waits_for_its_address(fake_kube, fake_cluster):
     build(fake_kube, isolated=False)
     name = exposure_name("web", "test-run")
-    fake_kube.schedule(0.3, lambda: fake_kube.patch_status("Service", name, namespace=NS, status={
-        "loadBalancer": {"ingress": [{"hostname": "a1b2.elb.eu-west-1.amazonaws.com"}]}}))
-    exposure = expose_service(fake_cluster, SERVICE, cluster_kind="eks", run_id="test-run", check=False)
+    # the cloud provisions a load balancer a moment after the Service is created
+    fake_kube.on_create("Service", lambda obj: fake_kube.schedule(
+        0.3, fake_kube.patch_status, "Service", name, namespace=NS, status={
+            "loadBalancer": {"ingress": [{"hostname": "a1b2.elb.eu-west-1.amazonaws.com"}]}}) and None)
+    exposure = expose_service(fake_cluster, SERVICE, cluster_kind="eks", run_id="test-run", check=False,
+                              load_balancer_timeout=20.0)
     assert exposure.url == "http://a1b2.elb.eu-west-1.amazonaws.com:8080" and exposure.method == "loadbalancer"
     (svc,) = created(fake_kube, "Service")
     assert svc["spec"]["type"] == "LoadBalancer" and "nodePort" not in svc["spec"]["ports"][0]
