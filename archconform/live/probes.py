@@ -33,10 +33,13 @@ of ``archconform.settings.Timeouts`` otherwise.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -407,16 +410,39 @@ class PathCheck:
         return "\n".join(a.describe() for a in self.answers)
 
 
+def port_forward_http(kube: Any, pod: dict, path: str, *, port: int,
+                      timeouts: Timeouts | None = None) -> HttpAnswer:
+    """GET the path on the pod's port through a port-forward (``kubectl port-forward``), for
+    images without the stand-in's client."""
+    t = timeouts or kube.timeouts
+    md = _md(pod)
+    with kube.port_forward(md.get("name"), md.get("namespace"), port) as forward:
+        url = forward.url() + (path if path.startswith("/") else "/" + path)
+        shown = f"http://127.0.0.1:{port}{path} (port-forward)"
+        try:
+            with urllib.request.urlopen(url, timeout=t.probe) as resp:  # noqa: S310 - 127.0.0.1 only
+                return HttpAnswer(pod_ref(pod), shown, resp.status, "answered", resp.read().decode("utf-8", "replace"))
+        except urllib.error.HTTPError as exc:
+            return HttpAnswer(pod_ref(pod), shown, exc.code, "answered", exc.read().decode("utf-8", "replace"))
+        except (OSError, http.client.HTTPException) as exc:
+            return HttpAnswer(pod_ref(pod), shown, None, f"error: {exc}")
+
+
 def pods_answer(kube: Any, kind: str, ref: str, path: str, port: str, *,
                 timeouts: Timeouts | None = None) -> PathCheck:
     """Every running pod of the workload answers GET path on port (2xx or 3xx, as the kubelet
-    counts a probe success), asked from inside the pod; PromiseBroken naming the others."""
+    counts a probe success), asked from inside the pod (or through a port-forward for images
+    without the stand-in's client); PromiseBroken naming the others."""
     check = PathCheck(path, str(port))
     for pod in workload_pods(kube, kind, ref):
         container = _container_with_port(pod, port)
         number = resolve_port(container, port)
-        check.answers.append(in_pod_http(kube, pod, path, port=number,
-                                         container=container.get("name"), timeouts=timeouts))
+        try:
+            answer = in_pod_http(kube, pod, path, port=number, container=container.get("name"),
+                                 timeouts=timeouts)
+        except InPodClientMissing:
+            answer = port_forward_http(kube, pod, path, port=number, timeouts=timeouts)
+        check.answers.append(answer)
     evidence(f"GET {path} on port {port} in every pod of {ref}", check.render())
     if check.failed:
         raise PromiseBroken(f"promised every pod of {kind} {ref} answers HTTP GET {path} on port "

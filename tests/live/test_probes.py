@@ -57,6 +57,21 @@ def test_a_pod_that_does_not_answer_is_named(fake_kube, fake_cluster, live_pods)
                               "pod/tbyte/backend-1: HTTP 503")
 
 
+def test_an_image_without_the_stand_in_is_asked_through_a_port_forward(fake_kube, fake_cluster, live_pods):  # noqa: F811
+    c = container("api", port=8000, image="registry.example/api:1.0")
+    fake_kube.put(namespace("tbyte"))
+    fake_kube.put(deployment("api", "tbyte", labels={"app": "api"}, containers=[c]))
+    fake_kube.put(pod("api-0", "tbyte", labels={"app": "api"}, containers=[c]))
+    behind = live_pods.back("ns-of-the-process", "api-process")        # the pod's port leads here
+    live_pods.backing[("tbyte", "api-0")] = type(behind)(None, {}, [], shell=False)
+    fake_kube.on_port_forward(lambda call: ("127.0.0.1", behind.workload.port) if call.port == 8000 else None)
+    check = probes.pods_answer(fake_cluster, "Deployment", "tbyte/api", "/ping", "8000")
+    assert [(a.status, a.url) for a in check.answers] == [(200, "http://127.0.0.1:8000/ping (port-forward)")]
+    get(behind.workload.url("/toggle/live?fail=1"))
+    with pytest.raises(PromiseBroken, match="pod/tbyte/api-0: HTTP 503"):
+        probes.pods_answer(fake_cluster, "Deployment", "tbyte/api", "/ping", "8000")
+
+
 def test_a_liveness_failure_restarts_the_pod_within_period_times_threshold(fake_kube, fake_cluster, live_pods):  # noqa: F811
     _backend(fake_kube, live_pods, replicas=1)
     session = _session(fake_cluster)
