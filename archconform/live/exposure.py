@@ -237,6 +237,8 @@ class Exposure:
     closed: bool = False
 
     def describe(self) -> str:
+        if self.method == "given":
+            return f"Service {self.service} at {self.url} (a target given to the run, not created by it)"
         how = {"nodeport": "a NodePort Service", "loadbalancer": "a LoadBalancer Service"}.get(
             self.method, self.method)
         text = f"Service {self.service} port {self.port} at {self.url} through {how} of this run"
@@ -421,6 +423,16 @@ def expose_service(kube: Any, service: Mapping, *, cluster_kind: str, run_id: st
     except BaseException:
         exposure.close()
         raise
+
+
+def given_target(url: str, service: str, *, port: int = 0) -> Exposure:
+    """An exposure someone else provides (an ingress, a load balancer of the cluster's owner): the
+    load goes to ``url`` as given and nothing is created or removed. For a ``--load-target URL``
+    option, should the plugin get one."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"load target {url!r} is not an http(s) URL")
+    return Exposure(kube=None, service=service, url=url.rstrip("/"), method="given", port=port,
+                    target_port=None, run_id="")
 
 
 # ------------------------------------------------------------------------------------------------

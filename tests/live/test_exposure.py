@@ -83,6 +83,14 @@ def test_outside_the_pod_network_excludes_pod_cidrs_or_falls_back_to_node_addres
         {"ipBlock": {"cidr": "192.168.3.4/32"}}, {"ipBlock": {"cidr": "192.168.7.9/32"}}]
 
 
+def test_a_given_target_creates_and_removes_nothing():
+    given = ex.given_target("https://shop.example/", f"{NS}/web")
+    assert given.url == "https://shop.example" and given.close() == []
+    assert "not created by it" in given.describe()
+    with pytest.raises(UsageError, match="not an http"):
+        ex.given_target("shop.example", f"{NS}/web")
+
+
 def test_parse_percent():
     assert parse_percent("1") == 1.0 and parse_percent("0.5") == 0.5
     for bad in ("one", "-1", "150"):
