@@ -1,6 +1,6 @@
 @isolation
 Feature: platform-go network isolation
-  Tenant namespaces deny all ingress by default and allow DNS egress; applications get explicit
+  Tenant namespaces refuse inbound traffic unless a rule admits it and let DNS lookups out; applications get explicit
   allow rules.
 
   Background:
