@@ -278,3 +278,25 @@ def test_signoff_markdown_and_html():
     page = render_html(build_rows(_data()), {"cluster_kind": "kind"})
     assert page.count('<span class="v passed">') >= 2 and '<span class="v gap">' in page
     assert 'href="allure-report/documents/csa_hello.html#horizontal-pod-autoscaling"' in page
+
+
+def test_signoff_headline_names_what_was_not_shown():
+    """An offline run with known gaps and skips must not read as an all-clear."""
+    from types import SimpleNamespace
+
+    from archconform.report import signoff
+
+    def row(outcome):
+        return SimpleNamespace(outcome=outcome)
+
+    counts = {"passed": 3, "failed": 0, "error": 0, "unexpected pass": 0, "known gap": 2,
+              "platform gap": 0, "skipped": 4}
+    original = signoff._counts
+    signoff._counts = lambda rows: counts
+    try:
+        headline = signoff._headline([row("x")] * 9)
+    finally:
+        signoff._counts = original
+    assert "No promise is broken by the system" in headline
+    assert "2 broken by the design" in headline and "4 not checked (skipped)" in headline
+    assert "Nothing blocks" not in headline
