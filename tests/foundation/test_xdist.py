@@ -47,3 +47,51 @@ def test_one_cluster_shared_by_workers(tmp_path: Path, fake_kube):  # noqa: F811
     assert len([c for c in calls if c.startswith("kind create cluster")]) == 1, calls
     assert len([c for c in calls if c.startswith("kind delete cluster")]) == 1, calls
     assert calls[-1].startswith("kind delete cluster --name archconform-xd1"), "delete comes after all use"
+
+
+SERIAL_TESTS = """
+import os, pathlib, time
+import pytest
+
+def _record(name):
+    out = pathlib.Path(os.environ["SEEN"])
+    start = time.monotonic()
+    time.sleep(0.6)
+    (out / name).write_text(f"{start} {time.monotonic()}")
+
+@pytest.mark.parametrize("i", range(3))
+@pytest.mark.live
+def test_shared(cluster, i):
+    _record(f"shared-{i}")
+
+@pytest.mark.parametrize("i", range(2))
+@pytest.mark.live
+@pytest.mark.destructive
+def test_disruptive(cluster, i):
+    _record(f"destructive-{i}")
+"""
+
+
+def test_destructive_scenarios_never_overlap_with_other_live_ones(tmp_path: Path, fake_kube):  # noqa: F811
+    for i in range(3):
+        fake_kube.put(objects.node(f"worker{i}"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_live.py").write_text(SERIAL_TESTS)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
+    env.update(fakebin.install(tmp_path / "bin"), FAKE_KUBECONFIG=fake_kube.kubeconfig_path, SEEN=str(seen))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project), str(project),
+         "--cluster", "kind", "--run-id", "xd2", "-n", "2", "--dist", "loadgroup"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spans = {p.name: tuple(map(float, p.read_text().split())) for p in seen.iterdir()}
+    assert len(spans) == 5, spans
+    for name, (start, end) in spans.items():
+        if not name.startswith("destructive"):
+            continue
+        for other, (o_start, o_end) in spans.items():
+            if other != name:
+                assert end <= o_start or o_end <= start, f"{name} overlapped {other}: {spans}"
