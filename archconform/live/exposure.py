@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -248,11 +249,17 @@ class Exposure:
         return text
 
     def close(self) -> list[str]:
-        """Delete what the exposure created (only objects labelled with this run); idempotent."""
+        """Delete what the exposure created (only objects labelled with this run); idempotent.
+
+        Every object is tried even if one fails; an object left behind is then a ClusterError
+        naming it (unless another exception is already on its way: it is logged, never hides
+        that one), and a later ``close()`` tries the leftovers again."""
         removed: list[str] = []
         if self.closed:
             return removed
+        in_flight = sys.exc_info()[1]
         self.closed = True
+        left: list[str] = []
         for kind, namespace, name in reversed(self.created):
             try:
                 current = self.kube.get(kind, name, namespace=namespace)
@@ -265,8 +272,16 @@ class Exposure:
                 removed.append(f"{kind.lower()}/{namespace}/{name}")
             except NotFound:
                 continue
-            except Exception as exc:  # keep removing the rest; the error is logged
-                log.warning("could not remove %s %s/%s: %s", kind, namespace, name, exc)
+            except Exception as exc:  # keep removing the rest; a leftover is raised below
+                log.error("could not remove %s %s/%s: %s", kind, namespace, name, exc)
+                left.append(f"{kind.lower()}/{namespace}/{name} ({exc})")
+        if left:
+            self.created = [c for c in self.created
+                            if f"{c[0].lower()}/{c[1]}/{c[2]}" not in removed]
+            self.closed = False
+            if in_flight is None:
+                raise ClusterError("the load exposure left objects of this run behind: "
+                                   + "; ".join(left))
         return removed
 
     def __enter__(self) -> "Exposure":

@@ -167,6 +167,22 @@ def test_a_node_port_held_by_another_service_is_skipped(fake_kube, fake_cluster)
     exposure.close()
 
 
+def test_a_leftover_the_close_could_not_remove_is_an_error_and_retried(fake_kube, fake_cluster):
+    build(fake_kube)
+    exposure = expose_service(fake_cluster, SERVICE, cluster_kind="kind", run_id="test-run", check=False)
+    name = exposure_name("web", "test-run")
+    refuse = {"on": True}
+    fake_kube.on_request(lambda req: statuses.status(500, "InternalError", "etcdserver: request timed out")
+                         if refuse["on"] and req.method == "DELETE" and "/networkpolicies/" in req.path else None)
+    with pytest.raises(ClusterError, match=f"left objects of this run behind: networkpolicy/{NS}/{name}"):
+        exposure.close()
+    # the Service went; the NetworkPolicy the server kept is still this run's to remove
+    assert created(fake_kube, "Service") == [] and len(created(fake_kube, "NetworkPolicy")) == 1
+    refuse["on"] = False
+    assert exposure.close() == [f"networkpolicy/{NS}/{name}"]
+    assert created(fake_kube, "NetworkPolicy") == []
+
+
 def test_all_node_ports_taken_is_an_error_and_leaves_nothing_behind(fake_kube, fake_cluster):
     build(fake_kube)
     fake_kube.on_create("Service", lambda obj: statuses.invalid("Service", obj["metadata"]["name"], [
