@@ -24,6 +24,8 @@ from .settings import Timeouts
 
 LIVE_REASON = "needs a live cluster (--cluster kind|k3s|eks|existing)"
 DESTRUCTIVE_REASON = "destructive scenario: --cluster existing needs --allow-destructive"
+#: What --run-id may be: it goes into the cluster name, a label value and a directory name.
+RUN_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 CLUSTER_KINDS = ("none", "kind", "k3s", "eks", "existing")
 PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "eks": "base", "existing": "base"}
 
@@ -93,6 +95,20 @@ def _validate_options(config: pytest.Config) -> None:
         if name not in SYSTEMS:
             raise pytest.UsageError(f"--system {name!r} is not a known document; choose from: "
                                     f"{', '.join(sorted(SYSTEMS))}")
+    if opt.run_id is not None and not RUN_ID.fullmatch(opt.run_id):
+        # It names the cluster (archconform-<id>), a label value and reports/.runs/<id>/.
+        raise pytest.UsageError(f"--run-id {opt.run_id!r} is not usable: use 1-40 lowercase letters, digits "
+                                "and '-', starting and ending with a letter or digit")
+    if opt.profile and opt.profile != "base":
+        systems_dir = _root(config) / "systems"
+        if systems_dir.is_dir():
+            names = opt.system or sorted(SYSTEMS)
+            lacking = [n for n in names if not (systems_dir / n / "overlays" / opt.profile / "kustomization.yaml").is_file()]
+            if lacking:
+                known = sorted({d.name for d in systems_dir.glob("*/overlays/*") if (d / "kustomization.yaml").is_file()})
+                raise pytest.UsageError(f"--profile {opt.profile!r} has no overlay systems/<system>/overlays/"
+                                        f"{opt.profile} for {', '.join(lacking)}; choose one of: "
+                                        f"{', '.join(['base', *known])}")
 
 
 def _register_markers(config: pytest.Config) -> None:

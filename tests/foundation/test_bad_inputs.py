@@ -71,7 +71,21 @@ CASES = [
     ("eksctl missing", ["--cluster", "eks"], lambda p: fakebin.install(p / "bin"), "eksctl not found on PATH"),
     ("reuse with k3s", ["--cluster", "k3s", "--reuse-cluster", "x"], lambda p: {},
      "--reuse-cluster works with --cluster kind or eks"),
+    ("run id not a name", ["--run-id", "../My Run"], lambda p: {}, "--run-id '../My Run' is not usable"),
+    ("unknown profile", ["--profile", "knd"], lambda p: _overlays(p, "kind"),
+     "--profile 'knd' has no overlay systems/<system>/overlays/knd"),
 ]
+
+
+def _overlays(project: Path, profile: str) -> dict[str, str]:
+    """Give the tiny project a systems/ tree with one overlay per known system."""
+    from archconform.systems import SYSTEMS
+
+    for name in SYSTEMS:
+        overlay = project / "systems" / name / "overlays" / profile
+        overlay.mkdir(parents=True)
+        (overlay / "kustomization.yaml").write_text("resources: []\n")
+    return {}
 
 
 @pytest.mark.parametrize("case_id,args,env,expected", CASES, ids=[c[0] for c in CASES])
@@ -89,6 +103,12 @@ def test_valid_options_run_the_tests(project: Path):
     rc, output, _ = run_pytest(project, ["--cluster", "none", "--system", "finch"], {})
     assert rc == 0, output
     assert "1 passed" in output
+
+
+def test_existing_profile_and_valid_run_id_are_accepted(project: Path):
+    _overlays(project, "kind")
+    rc, output, _ = run_pytest(project, ["--profile", "kind", "--run-id", "nightly-42"], {})
+    assert rc == 0, output
 
 
 MALFORMED = "Feature: broken\n  Scenario: x\n    Given a\n  Scenario Outline:\n   Examples:\n  | a |\n@@@ tag\n"
