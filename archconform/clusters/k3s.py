@@ -8,7 +8,8 @@ from __future__ import annotations
 import subprocess
 
 from ..errors import ClusterError, PrerequisiteMissing
-from .base import ClusterHandle, Provider, docker_daemon_problem, kill_group, progress, raise_missing
+from .base import (ClusterHandle, Provider, docker_daemon_problem, kill_group, last_line, progress,
+                   raise_missing)
 
 #: A real rancher/k3s release tag (pinned; k3s images are published per Kubernetes patch).
 K3S_IMAGE = "rancher/k3s:v1.36.4-k3s1"
@@ -38,6 +39,12 @@ class K3sProvider(Provider):
         self.workdir.mkdir(parents=True, exist_ok=True)
         kubeconfig = self.workdir / "kubeconfig"
         progress.info("starting k3s container %s", K3S_IMAGE)
+        if self.keep:
+            # testcontainers' reaper (Ryuk) removes the session's containers seconds after this
+            # process exits, which would silently undo --keep-cluster.
+            from testcontainers.core.config import testcontainers_config
+
+            testcontainers_config.ryuk_disabled = True
         self._container = K3SContainer(image=K3S_IMAGE)
         self.handle = ClusterHandle(kind=self.kind, name=self.name, kubeconfig=str(kubeconfig),
                                     context="default", profile="kind", run_id=self.run_id, owned=True)
@@ -71,6 +78,11 @@ class K3sProvider(Provider):
             container.stop()
             self._container = None
         elif self.handle.facts.get("container_id"):
-            self.run(["docker", "rm", "-f", "-v", self.handle.facts["container_id"]],
-                     timeout=self.timeouts.cluster_delete, what="docker rm k3s container")
+            # Another process (an xdist worker) started it, so testcontainers' reaper may have
+            # removed it already once that process ended: gone is deleted, not a failure.
+            done = self.run(["docker", "rm", "-f", "-v", self.handle.facts["container_id"]],
+                            timeout=self.timeouts.cluster_delete, what="docker rm k3s container", check=False)
+            if done.returncode != 0 and b"no such container" not in (done.stderr or b"").lower():
+                raise ClusterError(f"docker rm k3s container failed (exit {done.returncode}): "
+                                   f"{last_line(done.stderr or done.stdout)}")
         self.handle.owned = False
