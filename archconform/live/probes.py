@@ -287,11 +287,14 @@ def in_pod_http(kube: Any, pod: dict, path: str, *, port: int, container: str | 
     result = kube.exec(md.get("name"), md.get("namespace"), command, container=name,
                        timeout=t.api_request + t.probe)
     where = f"{pod_ref(pod)} container {name}"
-    if result.rc is None or (result.rc not in (0, 1, 2, 3)) or \
-            (result.rc != 0 and _MISSING_CLIENT.search(result.stderr or "")):
-        why = result.error or ((result.stderr or "").strip().splitlines() or ["no output"])[-1]
+    why = result.error or ((result.stderr or "").strip().splitlines() or ["no output"])[-1]
+    # Only a client that is clearly absent makes the promise unobservable (a skip). A container
+    # that is not running (crash loop, gone) is a failure, never a skip.
+    if _MISSING_CLIENT.search(f"{result.error or ''}\n{result.stderr or ''}") and result.rc != 0:
         raise InPodClientMissing(f"cannot run the stand-in workload's HTTP client in {where} "
                                  f"(is it the archconform workload image?): {why[:200]}")
+    if result.rc is None or result.rc not in (0, 1, 2, 3):
+        raise ClusterError(f"could not run an HTTP request inside {where}: {why[:200]}")
     first, _, rest = (result.stdout or "").partition("\n")
     first = first.strip()
     if first.isdigit():
