@@ -64,7 +64,12 @@ def unresolved(live_scenarios, available_fixtures: set[str]) -> list[Unresolved]
 def available_fixtures(request) -> set[str]:
     """Every fixture name visible to a scenario (the plugin's, the step modules', pytest's)."""
     manager = request._fixturemanager
-    return {name for name in manager._arg2fixturedefs if manager.getfixturedefs(name, request.node)}
+    # The name → definitions map is private and was renamed in pytest 9.2; its keys are the
+    # fixture names in every version, and getfixturedefs() says which are visible here.
+    names = next((getattr(manager, attr) for attr in ("_arg2fixturedefs", "_arg2node2fixturedefs",
+                                                      "_arg2nodeid2fixturedefs") if hasattr(manager, attr)), None)
+    assert names is not None, "pytest's FixtureManager changed: update available_fixtures()"
+    return {name for name in names if manager.getfixturedefs(name, request.node)}
 
 
 def _live():
