@@ -25,21 +25,28 @@ def test_uses_cluster(cluster, i):
 """
 
 
-def test_one_cluster_shared_by_workers(tmp_path: Path, fake_kube):  # noqa: F811
+def run_live_project(tmp_path: Path, fake_kube, source: str, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run `source` as a test module with --cluster kind (stand-in kind/docker, the fake API
+    server as the created cluster) under pytest-xdist; returns the process and the SEEN folder."""
     for i in range(3):
         fake_kube.put(objects.node(f"worker{i}"))
     project = tmp_path / "project"
     project.mkdir()
-    (project / "test_live.py").write_text(LIVE_TESTS)
+    (project / "test_live.py").write_text(source)
     seen = tmp_path / "seen"
     seen.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
     env.update(fakebin.install(tmp_path / "bin"), FAKE_KUBECONFIG=fake_kube.kubeconfig_path, SEEN=str(seen))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project), str(project),
-         "--cluster", "kind", "--run-id", "xd1", "-n", "2"],
+         "--cluster", "kind", "-n", "2", *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, seen
+
+
+def test_one_cluster_shared_by_workers(tmp_path: Path, fake_kube):  # noqa: F811
+    _, seen = run_live_project(tmp_path, fake_kube, LIVE_TESTS, "--run-id", "xd1")
     workers = {p.name.split("-")[0] for p in seen.iterdir()}
     assert workers == {"gw0", "gw1"}, f"both workers should run live tests: {workers}"
     assert len({p.read_text() for p in seen.iterdir()}) == 1, "every worker must get the same cluster"
@@ -73,20 +80,7 @@ def test_disruptive(cluster, i):
 
 
 def test_destructive_scenarios_never_overlap_with_other_live_ones(tmp_path: Path, fake_kube):  # noqa: F811
-    for i in range(3):
-        fake_kube.put(objects.node(f"worker{i}"))
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "test_live.py").write_text(SERIAL_TESTS)
-    seen = tmp_path / "seen"
-    seen.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
-    env.update(fakebin.install(tmp_path / "bin"), FAKE_KUBECONFIG=fake_kube.kubeconfig_path, SEEN=str(seen))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project), str(project),
-         "--cluster", "kind", "--run-id", "xd2", "-n", "2", "--dist", "loadgroup"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _, seen = run_live_project(tmp_path, fake_kube, SERIAL_TESTS, "--run-id", "xd2", "--dist", "loadgroup")
     spans = {p.name: tuple(map(float, p.read_text().split())) for p in seen.iterdir()}
     assert len(spans) == 5, spans
     for name, (start, end) in spans.items():
