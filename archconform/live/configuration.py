@@ -169,12 +169,20 @@ class ConfigChecks:
         ns, _ = probes.split_ref(ref)
         name = _same_namespace(configmap, ns, "ConfigMap")
         data = self._live("ConfigMap", ns, name).get("data") or {}
+        return self._mounted_files(kind, ref, container, "ConfigMap", name, path, data,
+                                   lambda answer, key: self._compare_plain(answer, str(data.get(key, ""))))
+
+    def _mounted_files(self, kind: str, ref: str, container: str, source_kind: str, name: str,
+                       path: str, data: dict, compare) -> list[Observation]:
+        """Every projected key of a ConfigMap or Secret volume mounted at ``path`` reads back as
+        ``compare(answer, key)`` judges it, in every pod of the workload."""
+        volume, name_field = ("configMap", "name") if source_kind == "ConfigMap" else ("secret", "secretName")
         found: list[Observation] = []
         for pod, c in self._targets(kind, ref, container):
             where = f"{pod_ref(pod)} container {c['name']}"
-            files = _mounted(pod, c, "configMap", "name", name, path, data)
+            files = _mounted(pod, c, volume, name_field, name, path, data)
             if isinstance(files, str):
-                found.append(Observation(where, f"ConfigMap {name}", False, files))
+                found.append(Observation(where, f"{source_kind} {name}", False, files))
                 continue
             for key, file_path in files:
                 status, answer = self.file(pod, c, file_path)
@@ -182,9 +190,9 @@ class ConfigChecks:
                     found.append(Observation(where, f"{file_path} (key {key})", False,
                                              f"not readable (HTTP {status})"))
                     continue
-                ok, detail = self._compare_plain(answer, str(data.get(key, "")))
+                ok, detail = compare(answer, key)
                 found.append(Observation(where, f"{file_path} (key {key})", ok, detail))
-        self._judge(f"container {container} of {kind} {ref} sees ConfigMap {name} as files in "
+        self._judge(f"container {container} of {kind} {ref} sees {source_kind} {name} as files in "
                     f"{path}", found)
         return found
 
@@ -211,23 +219,8 @@ class ConfigChecks:
         ns, _ = probes.split_ref(ref)
         name = _same_namespace(secret, ns, "Secret")
         data = _secret_data(self._live("Secret", ns, name))
-        found: list[Observation] = []
-        for pod, c in self._targets(kind, ref, container):
-            where = f"{pod_ref(pod)} container {c['name']}"
-            files = _mounted(pod, c, "secret", "secretName", name, path, data)
-            if isinstance(files, str):
-                found.append(Observation(where, f"Secret {name}", False, files))
-                continue
-            for key, file_path in files:
-                status, answer = self.file(pod, c, file_path)
-                if status != 200 or not answer.get("exists"):
-                    found.append(Observation(where, f"{file_path} (key {key})", False,
-                                             f"not readable (HTTP {status})"))
-                    continue
-                ok, detail = self._compare_secret(answer, data.get(key, b""))
-                found.append(Observation(where, f"{file_path} (key {key})", ok, detail))
-        self._judge(f"container {container} of {kind} {ref} sees Secret {name} as files in {path}",
-                    found)
+        found = self._mounted_files(kind, ref, container, "Secret", name, path, data,
+                                    lambda answer, key: self._compare_secret(answer, data.get(key, b"")))
         return found
 
     def secret_env(self, kind: str, ref: str, container: str, secret: str, key: str,
