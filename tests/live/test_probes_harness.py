@@ -33,35 +33,21 @@ from typing import Any, Callable
 from archconform.load.local import WORKLOAD_DIR, LocalWorkload
 from archconform.settings import Timeouts
 from tests.fakekube import ExecCall, ExecError, ExecReply, FakeKube
+from tests.workload import sandbox
 
 #: Budgets for the live code against local processes: short, and the exec bound generous
 #: enough for a Python start-up per exec.
 TIMEOUTS = Timeouts(api_request=10.0, apply=5.0, pod_start=5.0, rollout=5.0, probe=2.0,
                     namespace_delete=5.0, progress_interval=1.0, load_start=20.0)
 
-#: unshare + setpriv: readOnlyRootFilesystem (with /tmp as an emptyDir), runAsUser/Group 1000,
-#: capabilities drop ALL, allowPrivilegeEscalation false. Same as tests/workload/test_image.py.
-POD_LIKE = [
-    "unshare", "--mount", "--propagation", "private", "sh", "-c",
-    'mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp && '
-    'exec setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all '
-    '--bounding-set=-all --no-new-privs "$0" "$@"',
-]
+#: The restricted-pod sandbox (tests/workload/sandbox.py): read-only root with /tmp as an emptyDir,
+#: uid/gid 1000, no capabilities, no_new_privs; works from a checkout under /tmp too.
+POD_LIKE = sandbox.prefix()
 
 
 def pod_like_unavailable() -> str | None:
     """Why this machine cannot imitate a restricted pod (None when it can)."""
-    if os.geteuid() != 0:
-        return "needs root to unshare a mount namespace"
-    for tool in ("unshare", "setpriv"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                            "mount -o remount,bind,ro / && ! touch /.archconform-ro-check"],
-                           capture_output=True, timeout=10)
-    if probe.returncode != 0:
-        return "this machine does not allow a private read-only remount of /"
-    return None
+    return sandbox.skip_reason()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,7 +168,8 @@ class Pods:
             old.workload.stop(timeout=5)
         process = None
         if workload:
-            process = LocalWorkload(env=env or {}, timeouts=TIMEOUTS, command_prefix=prefix or ())
+            process = LocalWorkload(env=env or {}, timeouts=TIMEOUTS, command_prefix=prefix or (),
+                                    python=sandbox.python_for_uid_1000() if prefix else None)
             process.start()
         backing = Backing(process, dict(env or {}), list(prefix or ()),
                           dict(volumes if volumes is not None else (old.volumes if old else {})), shell)
