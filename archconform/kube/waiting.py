@@ -269,32 +269,27 @@ class Waiter:
     def _get(self, kind: str, name: str, namespace: str | None) -> dict | None:
         return fetching.get(self.conn, kind=kind, name=name, namespace=namespace)
 
-    def deployment_ready(self, name: str, *, namespace: str, timeout: float | None = None) -> dict:
-        res = self.conn.resources.lookup("Deployment")
+    def _rolled_out(self, kind: str, name: str, namespace: str, state: Callable[[dict | None], tuple[bool, str]],
+                    what: str, timeout: float | None) -> dict:
+        res = self.conn.resources.lookup(kind)
         holder: dict[str, Any] = {}
 
         def check() -> tuple[bool, str]:
-            holder["obj"] = obj = self._get("Deployment", name, namespace)
-            return deployment_state(obj)
+            holder["obj"] = obj = self._get(kind, name, namespace)
+            return state(obj)
 
-        self.wait_for(f"{res.ref(name, namespace)} to finish its rollout (all replicas updated, "
-                      f"ready and available)", check,
+        self.wait_for(f"{res.ref(name, namespace)} to finish its rollout ({what})", check,
                       timeout=self.conn.timeouts.rollout if timeout is None else timeout)
         return holder["obj"]
+
+    def deployment_ready(self, name: str, *, namespace: str, timeout: float | None = None) -> dict:
+        return self._rolled_out("Deployment", name, namespace, deployment_state,
+                                "all replicas updated, ready and available", timeout)
 
     def statefulset_ready(self, name: str, *, namespace: str,
                           timeout: float | None = None) -> dict:
-        res = self.conn.resources.lookup("StatefulSet")
-        holder: dict[str, Any] = {}
-
-        def check() -> tuple[bool, str]:
-            holder["obj"] = obj = self._get("StatefulSet", name, namespace)
-            return statefulset_state(obj)
-
-        self.wait_for(f"{res.ref(name, namespace)} to finish its rollout (all replicas ready on "
-                      f"the update revision)", check,
-                      timeout=self.conn.timeouts.rollout if timeout is None else timeout)
-        return holder["obj"]
+        return self._rolled_out("StatefulSet", name, namespace, statefulset_state,
+                                "all replicas ready on the update revision", timeout)
 
     def replicas(self, kind: str, name: str, *, namespace: str, replicas: int,
                  at_least: bool = False, timeout: float | None = None) -> dict:
