@@ -1,0 +1,409 @@
+"""Real Kubernetes components built from source: pinned, cached, with their real versions.
+
+Nothing can be pulled on a machine without a registry, but the Go module proxy serves every
+piece of a cluster. Each component is a Go module of ours under ``clusters/build/<name>/``
+(go.mod and go.sum committed, so every dependency is pinned by hash); ``build()`` compiles
+whatever is missing into a cache outside the repository, one folder per component keyed by its
+version and by a hash of everything that decides the binaries (go.mod, go.sum, flags, Go
+version). A second build with the same inputs is a no-op.
+
+    bin/build-cluster               # the control plane for --cluster kwok (what is missing)
+    bin/build-cluster --check       # exit 1 and name what is missing, build nothing
+    bin/build-cluster --where       # print the folder of each component
+
+The cache is ``$ARCHCONFORM_CACHE`` or ``${XDG_CACHE_HOME:-~/.cache}/archconform``: ``bin/``
+holds the binaries, ``go/mod`` and ``go/build`` are this build's own Go module and build caches
+(so a cold build can be measured, and removed with ``go clean -modcache`` plus ``rm -rf``).
+
+This module uses the standard library only: it runs before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "clusters" / "build"
+
+#: The oldest Go that builds every pinned module (their go.mod files say go 1.26.0).
+MIN_GO = (1, 26)
+#: Seconds between two progress lines of a long build step.
+PROGRESS_EVERY = 15.0
+
+
+class BuildError(Exception):
+    """One line saying what could not be built and why (the caller prints it, no traceback)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Component:
+    name: str
+    version: str
+    #: Binary name → Go main package.
+    binaries: dict[str, str]
+    #: -X settings (package.variable → value), so each binary reports its real version.
+    version_vars: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def module_dir(self) -> Path:
+        return BUILD_DIR / self.name
+
+
+def _k8s_version_vars(version: str) -> dict[str, str]:
+    # hack/lib/version.sh sets the same variables in component-base (servers) and client-go
+    # (kubectl's client side). The git commit is not known from the module proxy, so it stays
+    # unset rather than invented; gitTreeState "archive" is what a source tarball build reports.
+    major, minor = version.lstrip("v").split(".")[:2]
+    out: dict[str, str] = {}
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        out.update({f"{pkg}.gitVersion": version, f"{pkg}.gitMajor": major, f"{pkg}.gitMinor": minor,
+                    f"{pkg}.gitTreeState": "archive"})
+    return out
+
+
+KUBERNETES_VERSION = "v1.37.2"
+ETCD_VERSION = "v3.6.17"
+KWOK_VERSION = "v0.8.0"
+METRICS_SERVER_VERSION = "v0.8.0"
+
+COMPONENTS: dict[str, Component] = {c.name: c for c in (
+    Component("kubernetes", KUBERNETES_VERSION, {
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    }, _k8s_version_vars(KUBERNETES_VERSION)),
+    Component("etcd", ETCD_VERSION, {"etcd": "go.etcd.io/etcd/server/v3"}, {
+        # etcd reads its version from the api module it is built with; only the SHA is a flag.
+        "go.etcd.io/etcd/api/v3/version.GitSHA": "not-known-built-from-module-proxy",
+    }),
+    Component("kwok", KWOK_VERSION, {
+        "kwok": "sigs.k8s.io/kwok/cmd/kwok",
+        "kwokctl": "sigs.k8s.io/kwok/cmd/kwokctl",
+    }, {
+        "sigs.k8s.io/kwok/pkg/consts.Version": KWOK_VERSION,
+        # The Kubernetes kwokctl starts is ours, so it should say so (it picks flags by version).
+        "sigs.k8s.io/kwok/pkg/consts.KubeVersion": KUBERNETES_VERSION,
+    }),
+    Component("metrics-server", METRICS_SERVER_VERSION,
+              {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+              {"k8s.io/client-go/pkg/version.gitVersion": METRICS_SERVER_VERSION}),
+)}
+
+#: Named sets a provider asks for.
+SETS: dict[str, tuple[str, ...]] = {
+    "control-plane": ("kubernetes", "etcd", "kwok", "metrics-server"),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# where things live
+# ------------------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    explicit = os.environ.get("ARCHCONFORM_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archconform"
+
+
+def go_env() -> dict[str, str]:
+    """The environment of every go command: our own caches, static binaries, no VCS stamping."""
+    cache = cache_dir()
+    env = dict(os.environ)
+    env.update(GOMODCACHE=str(cache / "go" / "mod"), GOCACHE=str(cache / "go" / "build"),
+               CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false", GOTOOLCHAIN="local",
+               GOWORK="off")
+    return env
+
+
+def go_version(go: str) -> str:
+    try:
+        out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, env=go_env())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"cannot run {go}: {exc}") from None
+    version = out.stdout.strip()
+    if out.returncode != 0 or not version:
+        raise BuildError(f"{go} env GOVERSION failed: {_last_line(out.stderr)}")
+    return version
+
+
+def find_go() -> tuple[str, str]:
+    """(path, version) of a usable Go, or BuildError in one line."""
+    go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None)
+    if not go:
+        raise BuildError("Go is not installed (go not found on PATH): building Kubernetes from source needs "
+                         f"Go >= {MIN_GO[0]}.{MIN_GO[1]} (https://go.dev/doc/install, or Debian's golang-go "
+                         "if recent enough)")
+    version = go_version(go)
+    m = re.match(r"go(\d+)\.(\d+)", version)
+    if not m or (int(m[1]), int(m[2])) < MIN_GO:
+        raise BuildError(f"{go} is {version}; building Kubernetes {KUBERNETES_VERSION} needs Go >= "
+                         f"{MIN_GO[0]}.{MIN_GO[1]}")
+    return go, version
+
+
+def _key(component: Component, go_ver: str) -> str:
+    h = hashlib.sha256()
+    for name in ("go.mod", "go.sum"):
+        h.update((component.module_dir / name).read_bytes())
+    h.update(json.dumps([component.binaries, component.version_vars, go_ver, _LDFLAGS_BASE],
+                        sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+def _installed_dirs(component: Component) -> list[Path]:
+    """Folders of complete builds of this component version, newest first."""
+    root = cache_dir() / "bin"
+    found = [p for p in root.glob(f"{component.name}-{component.version}-*") if (p / "BUILD.json").is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def component_dir(name: str, *, go_ver: str | None = None) -> Path | None:
+    """The folder holding a complete build of component ``name``, or None.
+
+    With ``go_ver`` the build must match the current inputs exactly; without it (a machine that
+    has the binaries but no Go), any complete build of the pinned version will do.
+    """
+    component = COMPONENTS[name]
+    if go_ver is not None:
+        exact = cache_dir() / "bin" / f"{component.name}-{component.version}-{_key(component, go_ver)}"
+        return exact if (exact / "BUILD.json").is_file() else None
+    dirs = _installed_dirs(component)
+    return dirs[0] if dirs else None
+
+
+def binary(name: str) -> Path | None:
+    """Path of one built binary (kube-apiserver, etcd, kwokctl, ...), or None when not built."""
+    for component in COMPONENTS.values():
+        if name in component.binaries:
+            folder = component_dir(component.name)
+            path = folder / name if folder else None
+            return path if path and os.access(path, os.X_OK) else None
+    raise KeyError(f"no component builds {name!r}")
+
+
+def missing(set_name: str = "control-plane") -> list[str]:
+    """Components of a set that have no complete build in the cache (no Go needed to ask)."""
+    return [name for name in SETS[set_name] if component_dir(name) is None]
+
+
+# ------------------------------------------------------------------------------------------
+# building
+# ------------------------------------------------------------------------------------------
+_LDFLAGS_BASE = ["-s", "-w"]
+
+
+def _last_line(text: str | bytes | None) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _print(message: str) -> None:
+    """Default progress output: stderr with a clock."""
+    print(f"[build {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _lock(say):
+    """One build at a time per cache (two runs starting together wait for each other)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / "build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another build is running on this cache; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _run_go(go: str, args: list[str], *, cwd: Path, what: str, say, count_lines: int | None = None,
+            timeout: float = 3600.0) -> str:
+    """Run a go command, printing progress every PROGRESS_EVERY seconds; one-line BuildError on failure."""
+    start = time.monotonic()
+    proc = subprocess.Popen([go, *args], cwd=cwd, env=go_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines: list[str] = []
+    err_lines: list[str] = []
+
+    def pump(stream, sink):
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, lines), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, err_lines), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if elapsed > timeout:
+                    raise BuildError(f"{what}: did not finish within {int(timeout)}s") from None
+                done = len(err_lines)   # go build -v names each package it compiles on stderr
+                share = f", {done}/{count_lines} packages compiled" if count_lines else ""
+                say(f"{what}: {int(elapsed)}s{share}")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait()
+        raise
+    for t in threads:
+        t.join(timeout=5)
+    if proc.returncode != 0:
+        problem = next((ln for ln in reversed(err_lines) if ln.strip() and not ln.startswith("\t")), "")
+        if any(s in "\n".join(err_lines) for s in ("dial tcp", "proxyconnect", "no such host", "connection refused",
+                                                     "i/o timeout", "TLS handshake")):
+            raise BuildError(f"{what}: the Go module proxy is not reachable (GOPROXY="
+                             f"{go_env().get('GOPROXY') or 'default'}): {problem or _last_line(chr(10).join(err_lines))}")
+        raise BuildError(f"{what} failed (exit {proc.returncode}): {problem or 'no output'}")
+    return "\n".join(lines)
+
+
+def _module_sum(component: Component, module_path: str) -> str:
+    for line in (component.module_dir / "go.sum").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == module_path and not parts[1].endswith("/go.mod"):
+            return f"{parts[1]} {parts[2]}"
+    return ""
+
+
+def _go_binary_name(package: str) -> str:
+    """The file `go build -o DIR/` writes for a main package: its last path element, skipping a
+    major-version suffix (go.etcd.io/etcd/server/v3 -> server)."""
+    parts = package.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1 else parts[-1]
+
+
+def build_component(component: Component, go: str, go_ver: str, say=_print) -> Path:
+    """Build one component into the cache (no-op when its keyed folder exists)."""
+    final = cache_dir() / "bin" / f"{component.name}-{component.version}-{_key(component, go_ver)}"
+    if (final / "BUILD.json").is_file():
+        return final
+    started = time.monotonic()
+    label = f"{component.name} {component.version}"
+    say(f"{label}: downloading modules (pinned by clusters/build/{component.name}/go.sum)")
+    _run_go(go, ["mod", "download"], cwd=component.module_dir, what=f"{label}: go mod download", say=say)
+    packages = list(component.binaries.values())
+    deps = _run_go(go, ["list", "-deps", *packages], cwd=component.module_dir, what=f"{label}: go list", say=say)
+    total = len([ln for ln in deps.splitlines() if ln.strip()])
+    say(f"{label}: compiling {', '.join(component.binaries)} ({total} packages; cold builds take minutes)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{component.name}-", dir=final.parent))
+    try:
+        ldflags = [*_LDFLAGS_BASE, *(f"-X {k}={v}" for k, v in sorted(component.version_vars.items()))]
+        # One `go build` for all of a component's binaries: shared packages compile once.
+        _run_go(go, ["build", "-v", "-trimpath", "-ldflags", " ".join(ldflags), "-o", str(tmp) + "/", *packages],
+                cwd=component.module_dir, what=f"{label}: go build", say=say, count_lines=total)
+        for name, pkg in component.binaries.items():
+            built = tmp / _go_binary_name(pkg)
+            if built.name != name and built.is_file():
+                built.rename(tmp / name)
+            if not (tmp / name).is_file():
+                raise BuildError(f"{label}: go build produced no {name}")
+        seconds = round(time.monotonic() - started, 1)
+        main_module = next(iter(component.binaries.values())).split("/cmd/")[0]
+        record = {"component": component.name, "version": component.version, "go": go_ver,
+                  "binaries": sorted(component.binaries), "module": main_module,
+                  "module_sum": _module_sum(component, main_module), "version_vars": component.version_vars,
+                  "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": seconds}
+        (tmp / "BUILD.json").write_text(json.dumps(record, indent=2) + "\n")
+        tmp.chmod(0o755)
+        if final.exists():   # a half-finished folder from an interrupted build
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    say(f"{label}: built in {seconds:.0f}s -> {final}")
+    return final
+
+
+def build(names: list[str] | tuple[str, ...], *, say=_print) -> dict[str, Path]:
+    """Build what is missing of the named components; their folders. BuildError in one line.
+
+    ``say(message)`` receives the progress lines (default: stderr with a clock)."""
+    for name in names:
+        if name not in COMPONENTS:
+            raise BuildError(f"unknown component {name!r}; choose from {', '.join(COMPONENTS)} "
+                             f"or a set: {', '.join(SETS)}")
+    go, go_ver = find_go()
+    with _lock(say):
+        out = {}
+        for i, name in enumerate(names, 1):
+            component = COMPONENTS[name]
+            done = component_dir(name, go_ver=go_ver)
+            if done:
+                say(f"[{i}/{len(names)}] {name} {component.version}: cached ({done})")
+                out[name] = done
+                continue
+            say(f"[{i}/{len(names)}] {name} {component.version}: building with {go_ver}")
+            out[name] = build_component(component, go, go_ver, say)
+        return out
+
+
+def expand(args: list[str]) -> list[str]:
+    names: list[str] = []
+    for arg in args or ["control-plane"]:
+        for name in SETS.get(arg, (arg,)):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bin/build-cluster", description=(
+        "Build pinned Kubernetes components from source into a cache outside the repository "
+        f"({cache_dir()}). Default: the control-plane set ({', '.join(SETS['control-plane'])})."))
+    parser.add_argument("components", nargs="*", help=f"components or sets: {', '.join([*SETS, *COMPONENTS])}")
+    parser.add_argument("--check", action="store_true", help="build nothing; exit 1 naming what is missing")
+    parser.add_argument("--where", action="store_true", help="print each component's folder (nothing is built)")
+    args = parser.parse_args(argv)
+    try:
+        names = expand(args.components)
+        unknown = [n for n in names if n not in COMPONENTS]
+        if unknown:
+            raise BuildError(f"unknown component {unknown[0]!r}; choose from {', '.join(COMPONENTS)} "
+                             f"or a set: {', '.join(SETS)}")
+        if args.check or args.where:
+            absent = [n for n in names if component_dir(n) is None]
+            for n in names:
+                if args.where:
+                    print(f"{n}\t{component_dir(n) or '(not built)'}")
+            if args.check and absent:
+                print(f"not built: {', '.join(absent)} (run bin/build-cluster)", file=sys.stderr)
+                return 1
+            return 0
+        started = time.monotonic()
+        build(names)
+        _print(f"done in {time.monotonic() - started:.0f}s (cache: {cache_dir()})")
+        return 0
+    except BuildError as exc:
+        print(f"archconform: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("archconform: build interrupted (the partial folder was removed; rerun to continue)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
