@@ -26,7 +26,9 @@ from .systems import get_system, project_root
 KUBERNETES_VERSION = "1.37"
 
 #: Which kustomize profile each cluster kind deploys. "base" carries the document's own numbers.
-PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "eks": "base", "existing": "base"}
+#: kwok deploys the kind profile too, so a kwok run rehearses what a kind run deploys.
+PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "kwok": "kind", "eks": "base",
+                       "existing": "base"}
 
 #: A Secret carrying this annotation (JSON: key → template) gets its values generated at apply
 #: time by archconform.secrets; the committed manifests never hold a secret value.

@@ -13,21 +13,22 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from .clusters.base import ALL_KINDS as CLUSTER_KINDS
 from .errors import ArchconformError, PlatformGap, PromiseBroken, UsageError
+from .manifests import PROFILE_FOR_CLUSTER
 from .settings import Timeouts
 
-LIVE_REASON = "needs a live cluster (--cluster kind|k3s|eks|existing)"
+LIVE_REASON = "needs a live cluster (--cluster kind|kwok|k3s|eks|existing)"
 DESTRUCTIVE_REASON = "destructive scenario: --cluster existing needs --allow-destructive"
 #: What --run-id may be: it goes into the cluster name, a label value and a directory name.
 RUN_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
-CLUSTER_KINDS = ("none", "kind", "k3s", "eks", "existing")
-PROFILE_FOR_CLUSTER = {"none": "base", "kind": "kind", "k3s": "kind", "eks": "base", "existing": "base"}
 
 _SESSION_KEY = pytest.StashKey["object"]()
 _GAPS_KEY = pytest.StashKey[dict]()
@@ -47,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("archconform", "archconform: architecture conformance")
     group.addoption("--cluster", default="none", metavar="KIND",
                     help="where live scenarios run: none (default: declared and modeled checks only, live ones "
-                         "skip), kind (ephemeral kind cluster), k3s (ephemeral k3s via testcontainers), eks "
+                         "skip), kind (ephemeral kind cluster), kwok (a real control plane built from source "
+                         "with simulated nodes, no Docker), k3s (ephemeral k3s via testcontainers), eks "
                          "(ephemeral EKS via eksctl), existing (a cluster you own; needs --context)")
     group.addoption("--context", default=None, metavar="NAME",
                     help="kubeconfig context for --cluster existing (required there; archconform never guesses)")
@@ -157,15 +159,21 @@ class _TerminalProgress(logging.Handler):
             return
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         capman = self.config.pluginmanager.get_plugin("capturemanager")
-        if tr is None:
-            return
         line = f"[archconform {time.strftime('%H:%M:%S')}] {self.format(record)}"
+
+        def write() -> None:
+            if tr is not None:
+                tr.write_line(line)
+            else:   # before the terminal reporter exists (a build during pytest_configure)
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+
         try:
             if capman is not None:
                 with capman.global_and_fixture_disabled():
-                    tr.write_line(line)
+                    write()
             else:
-                tr.write_line(line)
+                write()
         except Exception:  # never let progress output break a run
             pass
 
@@ -199,13 +207,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     install_sigterm_as_interrupt()
     root = _root(config)
+    owner = config.workerinput["archconform_owner_pid"] if _is_worker(config) else os.getpid()
     session = ClusterSession(kind=kind, run_id=run_id, workdir=root / "reports" / ".runs" / run_id, root=root,
                              keep=config.option.keep_cluster, reuse=config.option.reuse_cluster,
-                             context=config.option.context, bootstrap=_bootstrap)
+                             context=config.option.context, bootstrap=_bootstrap, owner_pid=owner)
     config.stash[_SESSION_KEY] = session
     if not _is_worker(config):
         try:
             session.check_prerequisites()
+            session.provider().prepare()   # kwok: build the control plane if it is not cached
             if kind == "existing":
                 _check_existing(config, session)
         except ArchconformError as exc:
@@ -230,6 +240,7 @@ def _bootstrap(provider, handle) -> None:
 
 def pytest_configure_node(node) -> None:  # pytest-xdist hook (only called when xdist is active)
     node.workerinput["archconform_run_id"] = node.config.option.run_id
+    node.workerinput["archconform_owner_pid"] = os.getpid()   # the controller deletes the cluster
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -282,6 +293,44 @@ def system_of(item: pytest.Item) -> str | None:
     return None
 
 
+#: Areas whose promise itself needs a capability whatever the steps say: a probes scenario judges
+#: readiness that only real probes decide, a storage scenario pods that only real volumes let
+#: start ("reaches 2 ready replicas" is also an autoscaling step, which simulated nodes can show).
+AREA_NEEDS = {"probes": frozenset({"probes"}), "storage": frozenset({"volumes"})}
+
+
+def _lacks(kind: str) -> dict[str, str]:
+    if kind == "none":
+        return {}
+    from .clusters import provider_class
+
+    return dict(provider_class(kind).lacks)
+
+
+def scenario_needs(item: pytest.Item) -> set[str]:
+    """Capabilities the scenario's steps declare (steps._vocabulary.needs), plus its area's."""
+    scenario = scenario_of(item)
+    if scenario is None:
+        return set()
+    from pytest_bdd.steps import step_function_context_registry
+
+    callspec = getattr(item, "callspec", None)
+    example = (callspec.params.get("_pytest_bdd_example") if callspec else None) or {}
+    try:
+        steps = scenario.render(example).steps
+    except Exception:  # noqa: BLE001 - an unrenderable outline fails at run time with its own error
+        steps = scenario.steps
+    contexts = list(step_function_context_registry.values())
+    needs: set[str] = set()
+    for step in steps:
+        for ctx in contexts:
+            if ctx.type in (None, step.type) and ctx.parser.is_matching(step.name):
+                needs |= set(getattr(ctx.step_func, "archconform_needs", ()))
+    for marker in item.iter_markers():
+        needs |= AREA_NEEDS.get(marker.name, frozenset())
+    return needs
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not hasattr(config.option, "cluster"):
         return
@@ -295,9 +344,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     kind = config.option.cluster
+    lacks = _lacks(kind)
     for item in items:
         if item.get_closest_marker("live") and kind == "none":
             item.add_marker(pytest.mark.skip(reason=LIVE_REASON))
+        elif item.get_closest_marker("live") and lacks:
+            missing = sorted(scenario_needs(item) & set(lacks))
+            if missing:
+                reason = "; ".join(dict.fromkeys(lacks[m] for m in missing))
+                item.add_marker(pytest.mark.skip(reason=f"--cluster {kind} cannot show this: {reason}"))
         elif item.get_closest_marker("destructive") and kind == "existing" and not config.option.allow_destructive:
             item.add_marker(pytest.mark.skip(reason=DESTRUCTIVE_REASON))
         if item.get_closest_marker("serial") or item.get_closest_marker("destructive"):

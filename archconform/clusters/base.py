@@ -7,6 +7,7 @@ handler's unwinding, an atexit hook and the normal session end alike.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -22,8 +23,20 @@ from ..settings import Timeouts
 log = logging.getLogger("archconform.clusters")
 progress = logging.getLogger("archconform.progress")
 
-LIVE_KINDS = ("kind", "k3s", "eks", "existing")
+LIVE_KINDS = ("kind", "kwok", "k3s", "eks", "existing")
 ALL_KINDS = ("none", *LIVE_KINDS)
+
+#: What a scenario may need a cluster to really do. A provider lists those it cannot do in
+#: ``Provider.lacks`` (capability -> why), and a scenario with a step that needs one of them is
+#: skipped with that reason before anything is deployed (steps declare needs with
+#: ``steps._vocabulary.needs``).
+CAPABILITIES: dict[str, str] = {
+    "containers": "processes really run in the pods (exec, logs, port-forward, start-up time, runtime identity)",
+    "probes": "the kubelet runs liveness, readiness and startup probes and restarts containers",
+    "pod-network": "packets flow between pods and cluster DNS answers (NetworkPolicy enforcement)",
+    "traffic": "requests reach pods through a Service, a NodePort or an Ingress",
+    "volumes": "a storage provisioner creates volumes that really hold data",
+}
 
 #: The stand-in image every system deploys (built from workload/).
 WORKLOAD_IMAGE = "archconform/workload:0.1.0"
@@ -57,6 +70,13 @@ class Provider(ABC):
     """One cluster kind. Subclasses implement the verbs; ``run`` runs their commands."""
 
     kind: str = ""
+    #: Capabilities (CAPABILITIES) this kind cannot show, each with the reason a skip names.
+    lacks: dict[str, str] = {}
+    #: True when the nodes are simulated: observed verdicts are labelled as such.
+    simulated: bool = False
+    #: True when the cluster is processes of this machine that a SIGKILLed run would leave
+    #: behind: the session then starts archconform.clusters.reaper beside it.
+    reaped: bool = False
 
     def __init__(self, *, run_id: str, workdir: Path, timeouts: Timeouts, keep: bool = False,
                  reuse: str | None = None, context: str | None = None, root: Path | None = None):
@@ -74,6 +94,10 @@ class Provider(ABC):
     @abstractmethod
     def check_prerequisites(self) -> None:
         """Fail within seconds, in one line, if a tool or service this kind needs is missing."""
+
+    def prepare(self) -> None:
+        """Get what creation needs onto this machine (a build, a download); run once by the run's
+        owner before any scenario. Most kinds need nothing."""
 
     @abstractmethod
     def create(self) -> ClusterHandle:
@@ -134,6 +158,26 @@ def kill_group(proc: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
         proc.wait(timeout=5)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie does not; one that is our own child is reaped here)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone (reap it).
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def last_line(data: bytes | str) -> str:

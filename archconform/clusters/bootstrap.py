@@ -46,6 +46,8 @@ def cluster_facts(kube) -> dict:
     zones = sorted({(n["metadata"].get("labels") or {}).get("topology.kubernetes.io/zone", "") for n in nodes} - {""})
     daemonsets = [d["metadata"]["name"] for d in kube.list("DaemonSet", namespace="kube-system")]
     cni = next((CNI_DAEMONSETS[d] for d in daemonsets if d in CNI_DAEMONSETS), "unknown")
+    if any(((n["metadata"].get("labels") or {}).get("type") == "kwok") for n in nodes) and cni == "unknown":
+        cni = "none (KWOK nodes: no pod network)"
     return {"kubernetes_version": kube.server_version(), "nodes": len(nodes), "zones": ",".join(zones),
             "cni": cni}
 

@@ -14,7 +14,10 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Callable
@@ -27,6 +30,9 @@ from . import make_provider
 from .base import ClusterHandle, Provider, progress
 
 log = logging.getLogger("archconform.clusters")
+
+#: The folder holding the archconform package (children started with -m need it on their path).
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def install_sigterm_as_interrupt() -> None:
@@ -65,8 +71,11 @@ class ClusterSession:
 
     def __init__(self, *, kind: str, run_id: str, workdir: Path, root: Path, timeouts: Timeouts | None = None,
                  keep: bool = False, reuse: str | None = None, context: str | None = None,
-                 bootstrap: Callable[[Provider, ClusterHandle], None] | None = None):
+                 bootstrap: Callable[[Provider, ClusterHandle], None] | None = None,
+                 owner_pid: int | None = None):
         self.kind, self.run_id, self.workdir, self.root = kind, run_id, Path(workdir), root
+        #: The process that deletes the cluster at the end (the xdist controller, or plain pytest).
+        self.owner_pid = owner_pid or os.getpid()
         self.timeouts = timeouts or Timeouts.for_cluster(kind)
         self.keep, self.reuse, self.context = keep, reuse, context
         self.bootstrap = bootstrap
@@ -106,6 +115,8 @@ class ClusterSession:
             provider = self.provider()
             # Record intent before creating: an interrupt mid-creation still leads to deletion.
             self._write_state(status="creating", handle={"kind": self.kind, "name": provider.name})
+            if provider.reaped and not self.keep:
+                self._start_reaper()
             try:
                 handle = provider.create()
                 self._write_state(status="creating", handle=handle.to_json())
@@ -121,6 +132,17 @@ class ClusterSession:
                 raise
             self._write_state(status="ready", handle=handle.to_json())
             return handle
+
+    def _start_reaper(self) -> None:
+        """archconform.clusters.reaper deletes the cluster if the owner dies without unwinding."""
+        with open(self.workdir / "reaper.log", "ab") as log_fh:
+            subprocess.Popen([sys.executable, "-m", "archconform.clusters.reaper", "--owner", str(self.owner_pid),
+                              "--kind", self.kind, "--run-id", self.run_id, "--workdir", str(self.workdir),
+                              "--root", str(self.root)],
+                             stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                             start_new_session=True, cwd=str(self.root),
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                 p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)})
 
     def release(self) -> None:
         """Delete the cluster if this run created it (idempotent; safe from atexit)."""
