@@ -11,6 +11,7 @@ from typing import Any, Callable
 import parse as _parse
 from pytest_bdd import parsers
 
+from archconform.clusters.base import CAPABILITIES
 from archconform.manifests import Manifests
 
 
@@ -56,6 +57,23 @@ class phrase(parsers.parse):
     def __init__(self, template: str, **kwargs: Any) -> None:
         self.template = template
         super().__init__(typed_format(template), extra_types=PLACEHOLDER_TYPES, case_sensitive=True, **kwargs)
+
+
+def needs(*capabilities: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare what a step needs the cluster to really do (archconform.clusters.base.CAPABILITIES).
+
+    Put it under the step decorator. A scenario with such a step is skipped, before anything is
+    deployed, on a cluster kind that lacks the capability (--cluster kwok: no container runs),
+    with the provider's reason."""
+    unknown = sorted(set(capabilities) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"unknown capability {unknown[0]!r}; choose from {', '.join(CAPABILITIES)}")
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.archconform_needs = frozenset(capabilities)  # type: ignore[attr-defined]
+        return func
+
+    return mark
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from archconform.manifests import Manifests
 from archconform.model.backup import backup_objects, script_text, worst_case_loss
 from archconform.report import attach_csv, attach_png, attach_text, record_verdict
 
-from ._vocabulary import SystemUnderTest, phrase
+from ._vocabulary import SystemUnderTest, needs, phrase
 
 #: A CronJob counts as the database's backup when its command runs one of these.
 _DUMPS = re.compile(r"\b(pg_dump|pg_dumpall)\b")
@@ -133,12 +133,14 @@ def rows_before_backup_restored(run: BackupRun) -> None:
 
 @when(phrase('the backup experiment runs against the {kind} "{ref}" with the CronJob "{cronjob}"'),
       target_fixture="backup_run")
+@needs("containers", "volumes")
 def _(kube, sut: SystemUnderTest, deployed, run_id: str, timeouts, tmp_path, kind: str, ref: str,
       cronjob: str) -> BackupRun:
     return run_backup_experiment(kube, sut, kind, ref, cronjob, run_id=run_id, timeouts=timeouts, out_dir=tmp_path)
 
 
 @when(phrase('the backup experiment runs against the {kind} "{ref}"'), target_fixture="backup_run")
+@needs("containers", "volumes")
 def _(kube, sut: SystemUnderTest, deployed, run_id: str, timeouts, tmp_path, kind: str, ref: str) -> BackupRun:
     return run_backup_experiment(kube, sut, kind, ref, the_backup_cronjob(sut.manifests, kind, ref), run_id=run_id,
                                  timeouts=timeouts, out_dir=tmp_path)

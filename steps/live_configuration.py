@@ -9,7 +9,7 @@ from pytest_bdd import then
 from archconform.live import configuration
 from archconform.live.configuration import ConfigChecks
 
-from ._vocabulary import SystemUnderTest, phrase
+from ._vocabulary import SystemUnderTest, needs, phrase
 
 
 @pytest.fixture
@@ -18,21 +18,25 @@ def config_checks(kube) -> ConfigChecks:
 
 
 @then(phrase('the container "{container}" of the {kind} "{ref}" sees the ConfigMap "{configmap}" as environment variables'))
+@needs("containers")
 def _(config_checks: ConfigChecks, container: str, kind: str, ref: str, configmap: str) -> None:
     config_checks.configmap_env(kind, ref, container, configmap)
 
 
 @then(phrase('the container "{container}" of the {kind} "{ref}" sees the ConfigMap "{configmap}" as files in {path}'))
+@needs("containers")
 def _(config_checks: ConfigChecks, container: str, kind: str, ref: str, configmap: str, path: str) -> None:
     config_checks.configmap_files(kind, ref, container, configmap, path)
 
 
 @then(phrase('the container "{container}" of the {kind} "{ref}" sees the Secret "{secret}" as files in {path}'))
+@needs("containers")
 def _(config_checks: ConfigChecks, container: str, kind: str, ref: str, secret: str, path: str) -> None:
     config_checks.secret_files(kind, ref, container, secret, path)
 
 
 @then(phrase('the container "{container}" of the {kind} "{ref}" sees the key "{key}" of the Secret "{secret}" as {variable}'))
+@needs("containers")
 def _(config_checks: ConfigChecks, container: str, kind: str, ref: str, key: str, secret: str, variable: str) -> None:
     config_checks.secret_env(kind, ref, container, secret, key, variable)
 

@@ -18,7 +18,7 @@ from pytest_bdd import then, when
 from archconform.declared import parse_duration
 from archconform.live.disruption import DisruptionSession
 
-from ._vocabulary import SystemUnderTest, phrase
+from ._vocabulary import SystemUnderTest, needs, phrase
 
 
 def _background_load(request: pytest.FixtureRequest) -> Any:
@@ -72,5 +72,6 @@ def _(live_disruption: DisruptionSession, duration: str) -> None:
 
 
 @then(phrase('every pod of the {kind} "{ref}" becomes ready within {duration} of its creation'))
+@needs("containers")
 def _(live_disruption: DisruptionSession, kind: str, ref: str, duration: str) -> None:
     live_disruption.pods_ready_within(kind, ref, parse_duration(duration))

@@ -17,7 +17,7 @@ from archconform.live import cni, isolation, quota
 from archconform.live.deploy import DeployedSystem
 from archconform.live.isolation import ReachabilityResult
 
-from ._vocabulary import phrase
+from ._vocabulary import needs, phrase
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +28,14 @@ def netpol_self_check(kube, run_id: str, workload_image: str, timeouts) -> cni.S
 
 
 @when(phrase('every workload probes "{dst}" on {protocol} {port:d}'), target_fixture="reachability")
+@needs("pod-network")
 def _(deployed: DeployedSystem, kube, workload_image: str, dst: str, protocol: str, port: int) -> ReachabilityResult:
     return isolation.probe(kube, deployed.manifests, port=port, protocol=protocol, destinations=[dst],
                            images=[workload_image])
 
 
 @when(phrase("every workload probes every other workload on {protocol} {port:d}"), target_fixture="reachability")
+@needs("pod-network")
 def _(deployed: DeployedSystem, kube, workload_image: str, protocol: str, port: int) -> ReachabilityResult:
     return isolation.probe(kube, deployed.manifests, port=port, protocol=protocol, others_only=True,
                            images=[workload_image])
@@ -45,6 +47,7 @@ def _(reachability: ReachabilityResult, kube, netpol_self_check: cni.SelfCheckCa
 
 
 @then(phrase('"{src}" resolves the Service "{svc}" within {duration}'))
+@needs("pod-network")
 def _(deployed: DeployedSystem, kube, workload_image: str, src: str, svc: str, duration: str) -> None:
     isolation.resolve_within(kube, deployed.manifests, src, svc, parse_duration(duration), images=[workload_image])
 

@@ -17,7 +17,7 @@ from pytest_bdd import then, when
 from archconform.live import probes
 from archconform.live.probes import CannotObserve, ProbeSession
 
-from ._vocabulary import phrase
+from ._vocabulary import needs, phrase
 
 
 @pytest.hookimpl(wrapper=True)
@@ -40,35 +40,42 @@ def live_probes(kube) -> Iterator[ProbeSession]:
 
 
 @then(phrase('every pod of the {kind} "{ref}" answers HTTP GET {path} on port {port}'))
+@needs("containers")
 def _(kube, kind: str, ref: str, path: str, port: str) -> None:
     probes.pods_answer(kube, kind, ref, path, port)
 
 
 @when(phrase('one pod of the {kind} "{ref}" starts failing its {probe} probe'))
+@needs("containers", "probes")
 def _(live_probes: ProbeSession, kind: str, ref: str, probe: str) -> None:
     live_probes.fail(kind, ref, probe)
 
 
 @then(phrase("the pod is restarted within its liveness probe budget"))
+@needs("probes")
 def _(live_probes: ProbeSession) -> None:
     live_probes.restarted_within_budget()
 
 
 @then(phrase('the pod leaves the endpoints of the Service "{service}" within its readiness probe budget'))
+@needs("probes")
 def _(live_probes: ProbeSession, service: str) -> None:
     live_probes.endpoint_within_budget(service, present=False)
 
 
 @when(phrase("the pod passes its readiness probe again"))
+@needs("probes")
 def _(live_probes: ProbeSession) -> None:
     live_probes.recover()
 
 
 @then(phrase('the pod returns to the endpoints of the Service "{service}" within its readiness probe budget'))
+@needs("probes")
 def _(live_probes: ProbeSession, service: str) -> None:
     live_probes.endpoint_within_budget(service, present=True)
 
 
 @then(phrase('every pod of the {kind} "{ref}" started within its startup probe budget'))
+@needs("probes")
 def _(kube, kind: str, ref: str) -> None:
     probes.startup_within_budget(kube, kind, ref)

@@ -49,6 +49,8 @@ from archconform.kube import (MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL, 
 from archconform.model.selectors import matches
 from archconform.settings import DEFAULT_TIMEOUTS, Timeouts
 
+from .simload import SimulatedLoad
+
 log = logging.getLogger("archconform.live")
 progress_log = logging.getLogger("archconform.progress")
 
@@ -607,9 +609,10 @@ class BackgroundLoad:
 def load_service(kube: Any, ref: str, *, users: int, cluster_kind: str, run_id: str,
                  facts: Mapping[str, Any] | None = None, timeouts: Timeouts | None = None,
                  csv_dir: Any = None, locustfile: str = LOAD_LOCUSTFILE,
-                 before_start: Callable[[dict], Any] | None = None) -> BackgroundLoad:
+                 before_start: Callable[[dict], Any] | None = None) -> BackgroundLoad | SimulatedLoad:
     """Expose the promised Service ``namespace/name`` and start ``users`` Locust users against it
-    in the background (the load phrase). ``before_start(service)`` runs between the two, so that
+    in the background (the load phrase); on simulated nodes (``facts["simulated_nodes"]``, KWOK)
+    the users become a CPU demand on the Service's pods instead (archconform.live.simload). ``before_start(service)`` runs between the two, so that
     observers have their baseline before the first request. Nothing is left behind on failure;
     on success ``BackgroundLoad.close()`` removes it all."""
     from archconform.load import MAX_USERS
@@ -623,6 +626,11 @@ def load_service(kube: Any, ref: str, *, users: int, cluster_kind: str, run_id: 
     service = kube.get("Service", name, namespace=namespace)
     if service is None:
         raise ClusterError(f"Service {ref} does not exist on the cluster (is the system deployed?)")
+    if (facts or {}).get("simulated_nodes"):
+        # No pod serves a request on simulated nodes: the users become their CPU demand.
+        if before_start is not None:
+            before_start(service)
+        return SimulatedLoad.start(kube, service, users=users)
     exposure = expose_service(kube, service, cluster_kind=cluster_kind, run_id=run_id, facts=facts,
                               timeouts=timeouts)
     try:

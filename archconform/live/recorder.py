@@ -884,6 +884,8 @@ class AvailabilityRecorder:
     def add_load(self, load: Any) -> None:
         """Merge Locust's per-second history: a running ``LoadRun`` (its ``snapshot()``) or a
         finished ``LoadResult`` (its ``history``)."""
+        if getattr(load, "simulated", False):
+            return   # a simulated load (KWOK) makes no request: nothing was measured, nothing to merge
         history = load.snapshot() if callable(getattr(load, "snapshot", None)) else getattr(load, "history", None)
         fails, reqs = failures_from_history(list(history or []))
         self.add_failures(fails, requests=reqs)
