@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import __version__
+from ..clusters import LIVE_KINDS, provider_class
 from .redact import redact
+from .scenarios import SIMULATED_FACT, SIMULATED_OBSERVED
 
 #: Categories, first match wins. Allure matches ``messageRegex`` against the whole status message
 #: (Java ``matches()`` in Allure 2; Allure 3 applies the same legacy fields), so every pattern
@@ -69,7 +71,7 @@ CATEGORIES: list[dict[str, Any]] = [
 
 #: The order keys are written in environment.properties (others follow, sorted).
 FACT_ORDER = (
-    "cluster_kind", "cluster_name", "kubernetes_version", "node_count", "cni", "profile",
+    "cluster_kind", "observed_evidence", "cluster_name", "kubernetes_version", "node_count", "cni", "profile",
     "archconform_version", "git_revision", "systems_revision", "run_id",
 )
 
@@ -104,6 +106,11 @@ def systems_revision(root: Path) -> str:
     return f"{tree}-dirty" if dirty else tree
 
 
+def simulated_kind(kind: str | None) -> bool:
+    """True when the cluster kind's nodes are simulated (its observed verdicts are labelled so)."""
+    return kind in LIVE_KINDS and bool(provider_class(kind).simulated)
+
+
 def offline_facts(root: Path, *, cluster_kind: str | None = None) -> dict[str, str]:
     """The facts known without a cluster."""
     facts = {
@@ -112,6 +119,10 @@ def offline_facts(root: Path, *, cluster_kind: str | None = None) -> dict[str, s
         "systems_revision": systems_revision(root),
         "cluster_kind": cluster_kind or "none",
     }
+    if simulated_kind(facts["cluster_kind"]):
+        facts[SIMULATED_FACT] = (f"{SIMULATED_OBSERVED}: a real API server, controllers and scheduler; KWOK "
+                                 "plays the kubelets, so no container ran and pod readiness, CPU usage and "
+                                 "volumes are simulated")
     if facts["cluster_kind"] == "none":
         facts.update(
             cluster_name="n/a (offline run)", kubernetes_version="n/a (offline run)",

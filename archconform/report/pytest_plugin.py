@@ -46,11 +46,11 @@ from typing import Any
 import pytest
 
 from ..errors import ArchconformError, PlatformGap
-from .environment import offline_facts, write_categories, write_environment, write_executor
+from .environment import offline_facts, simulated_kind, write_categories, write_environment, write_executor
 from .evidence import COLLECTOR, set_environment  # noqa: F401 (set_environment: for the cluster fixture)
 from .redact import (install_log_redaction, redact, redact_tree, register_secret,
                      registered_secrets, uninstall_log_redaction)
-from .scenarios import ScenarioInfo, area_tags_from_markers, build_info
+from .scenarios import SIMULATED_OBSERVED, ScenarioInfo, area_tags_from_markers, build_info, level_label
 from .signoff import write_signoff
 
 WORKER_KEY = "archconform_report"
@@ -201,13 +201,14 @@ def _area_tags(config: pytest.Config) -> set[str]:
     return tags
 
 
-def _allure_marks(item: pytest.Item, info: ScenarioInfo) -> None:
+def _allure_marks(item: pytest.Item, info: ScenarioInfo, *, simulated: bool) -> None:
     labels = [("epic", info.document), ("parentSuite", info.document), ("feature", info.area),
               ("suite", info.area), ("story", info.promise), ("system", info.system)]
     if info.severity:
         labels.append(("severity", info.severity))
     for level in info.levels:
-        labels += [("evidence", level), ("layer", level)]
+        label = level_label(level, simulated=simulated)
+        labels += [("evidence", label), ("layer", label)]
     plain = {m.name for m in item.iter_markers() if not m.args and not m.kwargs}
     labels += [("tag", tag) for tag in info.tags if tag not in plain]
     for name, value in labels:
@@ -226,6 +227,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     areas = _area_tags(config)
     base_url = config.getoption("archconform_report_url", None) or os.environ.get("ARCHCONFORM_REPORT_URL") or None
     allure_on = _listener(config) is not None or state.results_dir is not None
+    simulated = simulated_kind(getattr(config.option, "cluster", None))
     for item in items:
         template = _template(item)
         if template is None:
@@ -243,7 +245,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         )
         COLLECTOR.infos[item.nodeid] = info.to_dict()
         if allure_on and config.pluginmanager.hasplugin("allure_pytest_bdd"):
-            _allure_marks(item, info)
+            _allure_marks(item, info, simulated=simulated)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -442,6 +444,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state is None or state.worker or not state.active:
         return
     tr = terminalreporter
+    if simulated_kind(getattr(config.option, "cluster", None)):
+        tr.write_line(f"archconform report: every live verdict of this run is {SIMULATED_OBSERVED}: the API "
+                      "server, controllers and scheduler are real; no container ran", yellow=True)
     for note in state.notes:
         tr.write_line(f"archconform report: {note}")
     if state.results_dir is not None:

@@ -26,11 +26,25 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..systems import SYSTEMS
 
 LEVELS = ("declared", "modeled", "observed")
+#: The observed level's name when the run's nodes are simulated (--cluster kwok): the control plane
+#: is real, no container ran. Reports never call such a verdict plain "observed".
+SIMULATED_OBSERVED = "observed on simulated nodes (KWOK)"
+#: The fact (environment.properties, sign-off) that says a run's observed evidence is simulated.
+SIMULATED_FACT = "observed_evidence"
+
+
+def level_label(level: str, *, simulated: bool) -> str:
+    """What a level of evidence is called in this run's reports."""
+    return SIMULATED_OBSERVED if simulated and level == "observed" else level
+
+
+def simulated_run(facts: Mapping[str, Any]) -> bool:
+    return str(facts.get(SIMULATED_FACT, "")).startswith(SIMULATED_OBSERVED)
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 
 #: Separators of a nested citation: ``Deployment Strategies › Rolling Updates`` (or `` > ``).

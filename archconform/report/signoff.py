@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from ..systems import SYSTEMS
 from .redact import redact
-from .scenarios import LEVELS, ScenarioInfo
+from .scenarios import LEVELS, SIMULATED_FACT, ScenarioInfo, level_label, simulated_run
 
 #: Verdict → (short word, css class); the order is the summary table's column order.
 VERDICT_STYLE: dict[str, tuple[str, str]] = {
@@ -178,6 +178,19 @@ def _headline(rows: list[Row]) -> str:
     return "; ".join(parts) + f". {verdict}."
 
 
+def _level_title(level: str, facts: Mapping[str, str]) -> str:
+    label = level_label(level, simulated=simulated_run(facts))
+    return label[:1].upper() + label[1:]
+
+
+def _levels_sentence(facts: Mapping[str, str]) -> str:
+    observed = ("observed on simulated nodes (KWOK) = measured against a real API server, controllers and "
+                "scheduler whose nodes KWOK simulates (no container ran: readiness, CPU usage and volumes are "
+                "simulated)" if simulated_run(facts) else "observed = measured on a live cluster")
+    return ("Levels of evidence: declared = the manifests say it; modeled = Kubernetes semantics applied to "
+            f"the manifests imply it; {observed}. A level a scenario does not check shows —.")
+
+
 def _md_escape(text: str) -> str:
     return redact(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
@@ -240,15 +253,13 @@ def render_markdown(rows: list[Row], facts: Mapping[str, str], *, report_href: s
         c = _counts(group)
         out.append(f"| [{_md_escape(title)}](#{_anchor(system)}) | {len(group)} | "
                    + " | ".join(str(c[k]) for k, _ in SUMMARY_COLUMNS) + " |")
-    out += ["", "Levels of evidence: declared = the manifests say it; modeled = Kubernetes semantics "
-            "applied to the manifests imply it; observed = measured on a live cluster. "
-            "A level a scenario does not check shows —.", ""]
+    out += ["", _levels_sentence(facts), ""]
     for system, title, group in _groups(rows):
         out += [f'<a id="{_anchor(system)}"></a>', "", f"## {_md_escape(title)}", ""]
         if not group:
             out += ["No scenario of this document ran.", ""]
             continue
-        header = ["Area", "Promise"] + [lvl.capitalize() for lvl in levels] + [
+        header = ["Area", "Promise"] + [_level_title(lvl, facts) for lvl in levels] + [
             "Measured (promised)", "Cited section", "Evidence"]
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in group:
@@ -323,11 +334,12 @@ def render_html(rows: list[Row], facts: Mapping[str, str], *, report_href: str =
              f"<p>Generated {_h(generated.strftime('%Y-%m-%d %H:%M UTC'))}. "
              f'<a href="{_h(report_href)}/index.html">Allure report</a></p>',
              "<table><tbody>"]
-    for key in ("cluster_kind", "cluster_name", "kubernetes_version", "node_count", "cni",
+    for key in ("cluster_kind", SIMULATED_FACT, "cluster_name", "kubernetes_version", "node_count", "cni",
                 "archconform_version", "git_revision", "systems_revision"):
         if key in facts:
             parts.append(f"<tr><th>{_h(key)}</th><td>{_h(facts[key])}</td></tr>")
     parts += ["</tbody></table>", f'<p class="headline">{_h(_headline(rows))}</p>',
+              f"<p>{_h(_levels_sentence(facts))}</p>",
               "<table><thead><tr><th>Document</th><th>Promises</th>"
               + "".join(f"<th>{_h(label)}</th>" for _, label in SUMMARY_COLUMNS) + "</tr></thead><tbody>"]
     for system, title, group in _groups(rows):
@@ -341,7 +353,7 @@ def render_html(rows: list[Row], facts: Mapping[str, str], *, report_href: str =
             parts.append("<p>No scenario of this document ran.</p>")
             continue
         parts.append("<table><thead><tr><th>Area</th><th>Promise</th>"
-                     + "".join(f"<th>{_h(lvl.capitalize())}</th>" for lvl in levels)
+                     + "".join(f"<th>{_h(_level_title(lvl, facts))}</th>" for lvl in levels)
                      + "<th>Measured (promised)</th><th>Cited section</th><th>Evidence</th></tr></thead><tbody>")
         for row in group:
             src = row.info.source_section
