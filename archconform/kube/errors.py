@@ -121,6 +121,11 @@ class Unreachable(APIError):
     """No HTTP answer: connection refused, timed out, TLS failure, name resolution failure."""
 
 
+#: How kube-apiserver begins the message of a server-side apply its schema cannot take
+#: (k8s.io/apimachinery pkg/util/managedfields/internal/structuredmerge.go: "failed to create typed
+#: patch object (ns/name; group/version, Kind=K): .spec.x: field not declared in schema").
+TYPED_PATCH_FAILURE = "failed to create typed patch object"
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
     410: Gone, 422: Invalid, 429: TooManyRequests,
@@ -184,8 +189,14 @@ def from_status(status: int | None, status_body: dict | None, *, action: str, ta
         seconds = (body.get("details") or {}).get("retryAfterSeconds")
         retry_after = float(seconds) if seconds else None
     code = status if status is not None else body.get("code")
-    if isinstance(code, int) and code >= 500:
-        cls: type[APIError] = APIServerError
+    if code == 500 and message.startswith(TYPED_PATCH_FAILURE):
+        # The real API server answers a server-side apply whose body does not fit the schema (an
+        # unknown field, a string where a number belongs) with 500, yet the request is at fault:
+        # retrying cannot help, so it is a BadRequest (status kept as sent).
+        cls: type[APIError] = BadRequest
+        reason = reason or "BadRequest"
+    elif isinstance(code, int) and code >= 500:
+        cls = APIServerError
     elif code == 409 and reason == "AlreadyExists":
         cls = AlreadyExists
     elif isinstance(code, int):

@@ -3,7 +3,9 @@
 ``Watch`` starts from a list (yielding the current objects as ADDED unless told not to) or from
 a given resourceVersion, then follows ``?watch=true`` streams. When a stream ends (server
 timeout, load balancer, API server restart) it reconnects from the last resourceVersion seen.
-When the server says that version is too old (410 Gone, as an ERROR event or as the HTTP
+A reconnect refused for a transient reason (429 from API Priority and Fairness, 5xx while the API
+server restarts) or an ERROR event with such a code is retried, MAX_RECONNECT_FAILURES times in a
+row at most. When the server says that version is too old (410 Gone, as an ERROR event or as the HTTP
 status) it lists again and yields the difference against what it had seen: ADDED for new
 objects, MODIFIED for changed ones, DELETED for vanished ones, so the consumer's picture stays
 consistent. The whole watch ends after ``timeout`` seconds or on ``stop()``.
@@ -23,12 +25,15 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from . import fetching
 from .api import Connection
-from .errors import APIError, Gone, Unreachable, from_status
+from .errors import APIError, APIServerError, Gone, TooManyRequests, Unreachable, from_status
 
 log = logging.getLogger("archconform.kube")
 
 #: Consecutive failed (re)connects before the watch gives up with Unreachable.
 MAX_RECONNECT_FAILURES = 3
+#: Status codes of an ERROR event (or an answer to a reconnect) that only mean "try again": API
+#: Priority and Fairness throttling, and an API server that is restarting or overloaded.
+TRANSIENT_CODES = (429, 500, 502, 503, 504)
 #: Seconds between reconnect attempts after a connection failure.
 RECONNECT_BACKOFF = 1.0
 #: Seconds a quiet stream may outlast the watch's own deadline before the client cuts the read
@@ -171,17 +176,21 @@ class Watch:
                     self._remember(etype, obj)
                     yield etype, obj
                 continue
-            except Unreachable:
+            except (Unreachable, TooManyRequests, APIServerError) as exc:
+                # Unreachable, throttled by API Priority and Fairness (429), or an API server
+                # restarting (5xx): transient, so retried from the last version seen.
                 failures += 1
                 if failures >= MAX_RECONNECT_FAILURES:
                     raise
-                log.warning("watch %s: connection failed, retrying (%d/%d)", self._ref(),
+                pause = RECONNECT_BACKOFF if isinstance(exc, Unreachable) else (exc.retry_after or RECONNECT_BACKOFF)
+                log.warning("watch %s: %s, retrying (%d/%d)", self._ref(),
+                            "connection failed" if isinstance(exc, Unreachable) else f"HTTP {exc.status}",
                             failures, MAX_RECONNECT_FAILURES)
-                self._stopped.wait(min(RECONNECT_BACKOFF, max(0.0, deadline - time.monotonic())))
+                self._stopped.wait(min(pause, max(0.0, deadline - time.monotonic())))
                 continue
             failures = 0
             self._resp = resp
-            expired = False
+            expired = transient = False
             try:
                 for line in iter_resp_lines(resp):
                     if self._stopped.is_set():
@@ -194,6 +203,10 @@ class Watch:
                         code = obj.get("code")
                         if code == 410:
                             expired = True
+                            break
+                        if code in TRANSIENT_CODES:
+                            log.info("watch %s: the stream ended with %s; reconnecting", self._ref(), code)
+                            transient = True
                             break
                         raise from_status(code, obj, action="watch", target=self._ref(),
                                           server=self.conn.server)
@@ -223,6 +236,8 @@ class Watch:
                     resp.release_conn()
                 except Exception:
                     pass
+            if transient:
+                self._stopped.wait(min(RECONNECT_BACKOFF, max(0.0, deadline - time.monotonic())))
             if expired:
                 log.info("watch %s: resourceVersion %s expired; listing again", self._ref(), version)
                 events, version = self._relist()

@@ -745,6 +745,16 @@ class FakeKube:
             kubernetes_validate.validate(obj, version, strict=strict)
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path) or "(root)"
+            if req.content_type == "application/apply-patch+yaml" and exc.validator in ("additionalProperties", "type"):
+                # As the real server does: a server-side apply its schema cannot take fails while
+                # building the typed patch, with HTTP 500 and no reason (k8s.io/apimachinery
+                # pkg/util/managedfields/internal/structuredmerge.go).
+                unknown = re.findall(r"'([^']+)' was unexpected", exc.message)
+                field = f".{path}.{unknown[0]}" if unknown and exc.path else f".{unknown[0]}" if unknown else f".{path}"
+                problem = "field not declared in schema" if unknown else exc.message
+                where = f"{(obj.get('metadata') or {}).get('namespace')}/{name}" if res.namespaced else name
+                raise Reject(statuses.status(500, "", f"failed to create typed patch object ({where}; "
+                                                      f"{res.api_version}, Kind={res.kind}): {field}: {problem}")) from None
             if exc.validator == "additionalProperties":
                 unknown = re.findall(r"'([^']+)' was unexpected", exc.message)
                 fields = ", ".join(f'"{path}.{u}"' if exc.path else f'"{u}"' for u in unknown)

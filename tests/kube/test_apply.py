@@ -225,8 +225,12 @@ def test_misspelt_field_is_refused_not_dropped(fake_kube: FakeKube, fake_cluster
            "spec": {"maxUnavailble": 1, "selector": {"matchLabels": {"app": "web"}}}}
     with pytest.raises(BadRequest) as info:
         fake_cluster.apply([NAMESPACE, pdb])
-    assert str(info.value) == ('apply poddisruptionbudget/shop/web failed: BadRequest (400): '
-                               'strict decoding error: unknown field "spec.maxUnavailble"')
+    # the real server's answer to a server-side apply with an unknown field: HTTP 500, no reason
+    # (tests/kube/test_real_apiserver.py); the kube layer knows it is the request's fault
+    assert info.value.status == 500
+    assert str(info.value) == ('apply poddisruptionbudget/shop/web failed: BadRequest (500): failed to create '
+                               'typed patch object (shop/web; policy/v1, Kind=PodDisruptionBudget): '
+                               '.spec.maxUnavailble: field not declared in schema')
     assert fake_kube.requests_for("PATCH")[-1].param("fieldValidation") == "Strict"
 
 

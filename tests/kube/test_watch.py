@@ -128,3 +128,56 @@ def test_timeout_bounds_a_quiet_watch(fake_kube: FakeKube, fake_cluster: Kube):
     started = time.monotonic()
     assert list(fake_cluster.watch("Service", namespace="default", timeout=0.8)) == []
     assert 0.5 < time.monotonic() - started < 3
+
+
+# The next two cases need an API server that refuses a reconnect (429 from API Priority and
+# Fairness, 503 while it restarts) at a chosen moment: a real server cannot be made to do that on
+# demand, so they run on the fake, which answers the scripted Status instead.
+
+def _refuse_next_watch(fake_kube: FakeKube, answer: dict, times: int = 1) -> list:
+    refused: list = []
+
+    def hook(req):
+        if req.method == "GET" and req.param("watch") and len(refused) < times and \
+                [r for r in fake_kube.requests_for("GET", "/configmaps") if r.param("watch")][:-1]:
+            refused.append(req)
+            return answer
+        return None
+
+    fake_kube.on_request(hook)
+    return refused
+
+
+def test_a_throttled_or_unavailable_reconnect_is_retried(fake_kube: FakeKube, fake_cluster: Kube):
+    from tests.fakekube import statuses
+
+    for answer in (statuses.too_many_requests(), statuses.status(503, "ServiceUnavailable", "the server is restarting")):
+        fake_kube.put(objects.config_map("a"))
+        refused = _refuse_next_watch(fake_kube, answer)
+
+        def timeline() -> None:
+            fake_kube.schedule(0.2, fake_kube.close_watches)
+            fake_kube.schedule(1.5, fake_kube.put, objects.config_map("b"))
+
+        w = fake_cluster.watch("ConfigMap", namespace="default", timeout=3)
+        seen = summary(after_initial(w, 1, timeline))
+        assert len(refused) == 1, answer
+        assert seen == [("ADDED", "a", None), ("ADDED", "b", None)], answer
+        fake_kube.delete("ConfigMap", "a")
+        fake_kube.delete("ConfigMap", "b")
+        fake_kube._request_hooks.clear()
+
+
+def test_a_reconnect_refused_every_time_ends_the_watch_with_the_error(fake_kube: FakeKube, fake_cluster: Kube):
+    import pytest
+
+    from archconform.kube import APIServerError
+    from tests.fakekube import statuses
+
+    fake_kube.put(objects.config_map("a"))
+    _refuse_next_watch(fake_kube, statuses.status(503, "ServiceUnavailable", "the server is restarting"), times=10)
+    w = fake_cluster.watch("ConfigMap", namespace="default", timeout=10)
+    started = time.monotonic()
+    with pytest.raises(APIServerError, match="503"):
+        after_initial(w, 1, lambda: fake_kube.schedule(0.2, fake_kube.close_watches))
+    assert time.monotonic() - started < 8
