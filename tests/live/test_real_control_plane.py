@@ -1,0 +1,181 @@
+"""Each live module's main path against a real control plane (Kubernetes v1.37.2, KWOK nodes).
+
+The API server, controllers and scheduler are real: quota and Pod Security admission, RBAC's
+authorizer, the Deployment, ReplicaSet, HPA, disruption, namespace and PV controllers, eviction
+with PodDisruptionBudgets. Pods are KWOK's (Ready at once, CPU from an annotation), so what is
+checked here is the control plane's answer, never a container's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from archconform.errors import PromiseBroken
+from archconform.kube import Kube
+from archconform.live import quota, rbac, security
+from archconform.live.autoscaling import ScalingSession
+from archconform.live.deploy import deploy_system, remove_system
+from archconform.live.disruption import DisruptionSession
+from archconform.live.lifecycle import TenantFlow
+from archconform.live.simload import USAGE_ANNOTATION, SimulatedLoad
+from archconform.manifests import render
+
+
+def app(ns: str, *, replicas: int = 3, min_available: int = 2, hpa_max: int = 6) -> list[dict]:
+    """A small system: a Deployment with requests and limits, its Service, a PDB and an HPA."""
+    labels = {"app": "web"}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [{"name": "app", "image": "workload:1",
+                                                        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                                                      "limits": {"cpu": "200m", "memory": "128Mi"}}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"minAvailable": min_available, "selector": {"matchLabels": labels}}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                  "minReplicas": replicas, "maxReplicas": hpa_max,
+                  "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                                                                "target": {"type": "Utilization", "averageUtilization": 50}}}]}},
+    ]
+
+
+def test_quota_admits_n_pods_and_the_api_server_refuses_the_next(real_kube: Kube, real_namespace: str):
+    ns = real_namespace
+    objs = [{"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": ns},
+             "spec": {"hard": {"pods": "4"}}}] + app(ns, replicas=2)[:1]
+    real_kube.apply(objs)
+    real_kube.wait_for_deployment_ready("web", namespace=ns, timeout=60)
+    real_kube.wait_for("the quota to count the 2 pods", lambda: (
+        quota.pods_used(real_kube.get("ResourceQuota", "pods", namespace=ns)) == 2, "not counted yet"),
+        timeout=30, interval=0.2)
+    exp = quota.admits_then_refuses(real_kube, objs, namespace=ns, kind="Deployment", ref=f"{ns}/web", n=4,
+                                    run_id="tests-real", attach=False)
+    assert [a.admitted for a in exp.admissions] == [True, True, False]
+    assert "exceeded quota: pods" in exp.next_answer.message
+    # a promise of more than the quota allows is broken, with the API server's own words
+    with pytest.raises(PromiseBroken, match="refused pod 5: HTTP 403"):
+        quota.admits_then_refuses(real_kube, objs, namespace=ns, kind="Deployment", ref=f"{ns}/web", n=5,
+                                  run_id="tests-real", attach=False)
+    assert len(real_kube.list("Pod", namespace=ns)) == 2   # every experiment pod was removed
+
+
+def test_pod_security_refusal_is_judged_in_the_api_servers_words(real_kube: Kube, real_namespace: str):
+    with pytest.raises(PromiseBroken, match="admitted a privileged pod there"):
+        security.rejects_privileged_pod(real_kube, real_namespace, "baseline", image="workload:1")
+    real_kube.patch("Namespace", real_namespace,
+                    {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+    answer = security.rejects_privileged_pod(real_kube, real_namespace, "baseline", image="workload:1")
+    assert answer.status == 403 and 'violates PodSecurity "baseline:latest"' in answer.message
+
+
+def test_rbac_checks_ask_the_real_authorizer(real_kube: Kube, real_namespace: str):
+    ns = real_namespace
+    objs = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "operator", "namespace": ns}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "operate", "namespace": ns},
+         "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "operate", "namespace": ns},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operate"},
+         "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": ns}]},
+    ]
+    real_kube.apply(objs)
+    sa = f"{ns}/operator"
+    rbac.expect(real_kube, objs, "ServiceAccount", sa, "patch", "deployments.apps", ns, allowed=True)
+    rbac.expect(real_kube, objs, "ServiceAccount", sa, "delete", "deployments.apps", ns, allowed=False)
+    rbac.not_cluster_admin(real_kube, "ServiceAccount", sa)
+    rbac.exactly(real_kube, objs, "ServiceAccount", sa, ns, [["deployments.apps", "get, list, patch"]])
+    with pytest.raises(PromiseBroken):
+        rbac.exactly(real_kube, objs, "ServiceAccount", sa, ns, [["deployments.apps", "get, list"]])
+
+
+def test_a_drain_through_the_eviction_api_keeps_the_pdb(real_kube: Kube, real_namespace: str, tmp_path):
+    ns = real_namespace
+    objs = app(ns, replicas=3, min_available=2)[:3]
+    real_kube.apply(objs)
+    real_kube.wait_for_deployment_ready("web", namespace=ns, timeout=60)
+    session = DisruptionSession(real_kube, objs, out_dir=tmp_path, attach=False)
+    try:
+        drain = session.drain_nodes_of("Deployment", f"{ns}/web")
+        verdict = session.never_fewer_ready_than("Deployment", f"{ns}/web", 2)
+    finally:
+        session.close()
+    assert len(drain.evicted) >= 1
+    assert verdict.min_ready is not None and verdict.min_ready >= 2
+    # every node is schedulable again afterwards
+    assert not any((n.get("spec") or {}).get("unschedulable") for n in real_kube.list("Node"))
+
+
+def test_a_rollout_and_a_rollback_through_the_real_deployment_controller(real_kube: Kube, real_namespace: str, tmp_path):
+    ns = real_namespace
+    objs = app(ns, replicas=3)[:2]
+    real_kube.apply(objs)
+    real_kube.wait_for_deployment_ready("web", namespace=ns, timeout=60)
+    session = DisruptionSession(real_kube, objs, out_dir=tmp_path, attach=False)
+    try:
+        session.roll_out(f"{ns}/web")
+        rolled = session.rollout_completes()
+        session.never_fewer_ready_than("Deployment", f"{ns}/web", 3)
+        session.roll_back(f"{ns}/web")
+        back = session.rollout_completes()
+    finally:
+        session.close()
+    assert (rolled.revision_before, rolled.revision_after) == ("1", "2")
+    assert rolled.template_after != rolled.template_before
+    # the real controller's undo brings back the first template as a new revision
+    assert back.revision_after == "3"
+    assert back.template_after == rolled.template_before
+
+
+def test_an_hpa_scales_under_a_simulated_load_through_the_real_controller(real_kube: Kube, real_namespace: str, tmp_path):
+    """KWOK reports the CPU the simulated load asks for; metrics-server and the HPA controller are
+    real, with their 15 s resolution and sync period."""
+    ns = real_namespace
+    objs = app(ns, replicas=2, hpa_max=4)
+    real_kube.apply(objs)
+    real_kube.wait_for_deployment_ready("web", namespace=ns, timeout=60)
+    session = ScalingSession(real_kube, out_dir=tmp_path, attach=False)
+    service = real_kube.get("Service", "web", namespace=ns)
+    load = None
+    try:
+        session.observe_service(service)
+        # 10 users demand 2 cores: more than 4 pods can take at their 200m limit, so the HPA goes to max
+        load = SimulatedLoad.start(real_kube, service, users=10, ramp_s=0)
+        session.load_started(load)
+        pods = real_kube.list("Pod", namespace=ns, label_selector={"app": "web"})
+        assert {p["metadata"]["annotations"][USAGE_ANNOTATION] for p in pods} == {"200m"}
+        verdict = session.reaches("Deployment", f"{ns}/web", 4)
+        assert verdict.ok
+    finally:
+        if load is not None:
+            load.close()
+        session.close()
+    pods = real_kube.list("Pod", namespace=ns, label_selector={"app": "web"})
+    assert all(USAGE_ANNOTATION not in (p["metadata"].get("annotations") or {}) for p in pods)
+
+
+def test_platform_go_deploys_and_its_tenant_lifecycle_runs_on_the_real_api(real_kube: Kube):
+    """A whole system (platform_go, kind profile) applied, its claims bound by the simulated
+    provisioner, its tenant flow run as the platform's service account, and everything removed."""
+    deployed = deploy_system(real_kube, "platform_go", profile="kind", run_id="tests-real-pg")
+    try:
+        manifests = render("platform_go", "kind")
+        flow = TenantFlow(real_kube, manifests, run_id="tests-real-pg")
+        try:
+            flow.create("user", "alice")
+            flow.holds("user-alice-storage", "user-quota", "user-alice-disk", "10Gi")
+            flow.delete("user", "alice")
+            flow.gone("user-alice-storage")
+        finally:
+            flow.close()
+        claim = real_kube.get("PersistentVolumeClaim", "user-john-disk", namespace="user-john-storage")
+        assert claim["status"]["phase"] == "Bound"
+    finally:
+        removed = remove_system(real_kube, "tests-real-pg")
+    assert removed >= len(deployed.manifests) - 1
+    for ns in deployed.namespaces:
+        assert real_kube.get("Namespace", ns) is None

@@ -1,0 +1,1 @@
+"""A real Kubernetes control plane for archconform's own tests (see fixtures.py)."""
