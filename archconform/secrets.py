@@ -87,8 +87,12 @@ def materialize(objs: list[dict], *, existing: Callable[[dict], dict | None] | N
             values = {k: current[k] for k in templates}
         else:
             values = generate(templates, where=ref(obj))
-        for v in values.values():
-            _register(v)
+        # Only what holds random material is secret: a literal template ("username": "tbyte") is
+        # committed in the manifests, and masking it would blank that word everywhere (a system
+        # named tbyte vanished from its own sign-off).
+        for key, v in values.items():
+            if _RANDOM.match(templates[key]) or _REF.search(templates[key]):
+                _register(v)
         filled.setdefault("stringData", {}).update(values)
         out.append(filled)
     return out

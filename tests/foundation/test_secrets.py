@@ -59,3 +59,17 @@ def test_values_already_in_the_cluster_are_kept():
     assert out[0]["stringData"] == {"password": "s3cr3t-already", "url": "postgresql://app:s3cr3t-already@db/app"}
     partial = materialize([obj], existing=lambda o: {"password": "only-one-key"})
     assert partial[0]["stringData"]["password"] != "only-one-key"   # incomplete: regenerate all
+
+
+def test_only_generated_values_are_redacted_never_the_literal_ones():
+    """A literal template value is committed in the manifests: masking it would blank that word
+    everywhere (on a live run, "username": "tbyte" turned the system tbyte into *** in its own
+    sign-off). The password and the URL that embeds it are masked."""
+    from archconform.report.redact import redact
+
+    out = materialize([secret({"username": "tbyte", "password": "random:12",
+                               "url": "postgresql://tbyte:${password}@postgres.tbyte.svc:5432/tbyte"})])
+    values = out[0]["stringData"]
+    assert redact("system tbyte, user tbyte") == "system tbyte, user tbyte"
+    assert values["password"] not in redact(f"the password is {values['password']}")
+    assert values["url"] not in redact(f"DATABASE_URL={values['url']}")
