@@ -89,8 +89,17 @@ def evict(conn: Connection, *, pod: str, namespace: str, grace_period: int | Non
     status = 201
     if isinstance(answer, dict) and isinstance(answer.get("code"), int):
         status = answer["code"]
-    result = EvictionResult(pod=pod, namespace=namespace, outcome=EVICTED, status=status,
-                            reason="", message=str((answer or {}).get("message", "")
-                                                   if isinstance(answer, dict) else ""))
+    body = answer if isinstance(answer, dict) else {}
+    # The Status in the body decides, not only the HTTP code: a Failure Status written with a 2xx
+    # (one reading of the generic create handler allows it) is a refusal, never an eviction.
+    # (kube-apiserver v1.37.2 sends the more-than-one-PDB refusal as HTTP 500; checked on a real
+    # control plane in tests/kube/test_real_apiserver.py.)
+    failed = body.get("kind") == "Status" and body.get("status") == "Failure"
+    result = EvictionResult(pod=pod, namespace=namespace, outcome=ERROR if failed else EVICTED,
+                            status=status,
+                            reason=str(body.get("reason", "")) if failed else "",
+                            message=str(body.get("message", "")),
+                            causes=tuple(str(c.get("message", "")) for c in
+                                         (body.get("details") or {}).get("causes") or [] if c.get("message")))
     log.info("evict %s", result.describe())
     return result
