@@ -36,8 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from .. import toolchain
+from .. import nodegroups, toolchain
 from ..errors import ClusterError, PrerequisiteMissing
+from ..nodegroups import NodeGroup
 from .base import ClusterHandle, Provider, kill_group, last_line, pid_alive, progress, raise_missing
 
 #: What a simulated worker offers (a common cloud node shape; the nodes are not real, so this is a
@@ -139,28 +140,15 @@ def kind_topology_nodes(kind_config: Path, prefix: str) -> list[dict]:
     return nodes
 
 
-def node_group_nodes(path: Path, prefix: str, start: int) -> list[dict]:
-    """Nodes of the node groups a document declares (systems/<system>/nodegroups.yaml)."""
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ClusterError(f"{path}: cannot read the node groups: {exc}".splitlines()[0]) from None
-    groups = data.get("nodeGroups")
-    if not isinstance(groups, list):
-        raise ClusterError(f"{path}: expected a list under nodeGroups")
+def node_group_nodes(groups: list[NodeGroup], prefix: str, start: int) -> list[dict]:
+    """Nodes of the node groups documents declare (systems/<system>/nodegroups.yaml)."""
     nodes = []
     for group in groups:
-        try:
-            name, count = str(group["name"]), int(group.get("count", 1))
-        except (KeyError, TypeError, ValueError):
-            raise ClusterError(f"{path}: every node group needs a name and a whole count") from None
-        capacity = {**WORKER_CAPACITY, **{str(k): str(v) for k, v in (group.get("capacity") or {}).items()}}
-        labels = {str(k): str(v) for k, v in (group.get("labels") or {}).items()}
-        labels["archconform.io/node-group"] = name
-        for i in range(1, count + 1):
-            index = start + len(nodes)
-            nodes.append(_node(f"{prefix}-{name}-{i}", labels=labels, taints=list(group.get("taints") or []),
-                               capacity=capacity, pod_cidr=f"10.244.{index}.0/24"))
+        capacity = {**WORKER_CAPACITY, **group.capacity}
+        labels = {**group.labels, "archconform.io/node-group": group.name}
+        for i in range(1, group.count + 1):
+            nodes.append(_node(f"{prefix}-{group.name}-{i}", labels=labels, taints=list(group.taints),
+                               capacity=capacity, pod_cidr=f"10.244.{start + len(nodes)}.0/24"))
     return nodes
 
 
@@ -382,9 +370,8 @@ class KwokProvider(Provider):
     def nodes(self) -> list[dict]:
         """The Node objects to simulate: the kind topology, then every document's node groups."""
         nodes = kind_topology_nodes(self.root / "clusters" / "kind.yaml", self.name)
-        for path in sorted((self.root / "systems").glob("*/nodegroups.yaml")):
-            nodes += node_group_nodes(path, self.name, start=len(nodes))
-        return nodes
+        groups = [group for _, group in nodegroups.all_declared(self.root)]
+        return nodes + node_group_nodes(groups, self.name, start=len(nodes))
 
     def _populate(self, kubeconfig: Path) -> None:
         """Create the simulated nodes and the default StorageClass (labelled as simulated)."""

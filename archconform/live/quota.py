@@ -154,7 +154,8 @@ class QuotaExperiment:
         return "\n".join(lines)
 
 
-def _find_workload(manifests: Iterable[dict], kind: str, ref: str) -> dict:
+def find_workload(manifests: Iterable[dict], kind: str, ref: str) -> dict:
+    """The ``kind`` object ``namespace/name`` of the system's manifests (UsageError if absent)."""
     ns, _, name = ref.strip().rpartition("/")
     if not ns or not name:
         raise UsageError(f"cannot read {ref!r}: write it as namespace/name")
@@ -179,7 +180,7 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
     """Create pods of the workload until it has ``n``, each admitted, then one more, which the
     API server must refuse with the quota's error; every created pod is removed afterwards."""
     t = timeouts or getattr(kube, "timeouts", None) or Timeouts()
-    workload = _find_workload(manifests, kind, ref)
+    workload = find_workload(manifests, kind, ref)
     if (_md(workload).get("namespace") or "default") != namespace:
         raise UsageError(f"{kind} {ref} is not in namespace {namespace!r}")
     if n < 0:
