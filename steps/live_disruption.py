@@ -61,6 +61,11 @@ def _(live_disruption: DisruptionSession, kind: str, ref: str, n: int) -> None:
     live_disruption.never_fewer_ready_than(kind, ref, n)
 
 
+@then(phrase('the {kind} "{ref}" never had more than {n:d} unavailable pods'))
+def _(live_disruption: DisruptionSession, kind: str, ref: str, n: int) -> None:
+    live_disruption.never_more_unavailable_than(kind, ref, n)
+
+
 @then(phrase("the rollout completes"))
 def _(live_disruption: DisruptionSession) -> None:
     live_disruption.rollout_completes()

@@ -731,6 +731,8 @@ class _Watched:
     drain: DrainResult | None = None
     rollout: RolloutResult | None = None
     load_merged: bool = False
+    #: spec.replicas of the workload when its recording started (the base of "unavailable").
+    replicas_at_start: int | None = None
 
 
 class DisruptionSession:
@@ -803,7 +805,10 @@ class DisruptionSession:
                                         timeouts=self.timeouts)
         recorder.start()
         self._stack.callback(recorder.stop)
-        self.last = self.watched[key] = _Watched(recorder, key)
+        live = self.kube.get(kind, _md(workload).get("name"), namespace=ns) or workload
+        replicas = (live.get("spec") or {}).get("replicas")
+        self.last = self.watched[key] = _Watched(recorder, key,
+                                                 replicas_at_start=int(replicas) if replicas is not None else None)
         return self.last
 
     def nodes_of(self, kind: str, ref: str) -> list[str]:
@@ -894,13 +899,13 @@ class DisruptionSession:
             watched.load_merged = True
 
     def availability(self, kind: str, ref: str, *, promised_min: int | None = None,
-                     max_failures: int | None = None) -> AvailabilityVerdict:
+                     max_failures: int | None = None, detail: str = "") -> AvailabilityVerdict:
         """The recorded verdict for the workload (charts attached)."""
         watched = self._current(kind, ref)
         self._settle(watched)
         disruption = watched.drain or watched.rollout
         verdict = watched.recorder.verdict(
-            f"{watched.workload} during the {_describe(watched)}", promised_min=promised_min,
+            f"{watched.workload} during the {_describe(watched)}{detail}", promised_min=promised_min,
             max_failures=max_failures, refused=watched.drain.refused if watched.drain else 0,
             duration=getattr(disruption, "duration", None))
         self._evidence(watched, verdict, promised_min)
@@ -909,6 +914,18 @@ class DisruptionSession:
     def never_fewer_ready_than(self, kind: str, ref: str, n: int) -> AvailabilityVerdict:
         """PromiseBroken unless the workload kept at least ``n`` ready pods (and endpoints)."""
         verdict = self.availability(kind, ref, promised_min=n)
+        verdict.check()
+        return verdict
+
+    def never_more_unavailable_than(self, kind: str, ref: str, n: int) -> AvailabilityVerdict:
+        """PromiseBroken unless the workload never had more than ``n`` of its replicas (spec.replicas
+        when the disruption began, whatever an autoscaler had made it) without a ready pod."""
+        watched = self._current(kind, ref)
+        if watched.replicas_at_start is None:
+            raise ClusterError(f"{kind} {ref} had no spec.replicas when its disruption began: unavailable "
+                               "pods cannot be counted")
+        verdict = self.availability(kind, ref, promised_min=max(0, watched.replicas_at_start - n),
+                                    detail=f" (at {watched.replicas_at_start} replicas, at most {n} unavailable)")
         verdict.check()
         return verdict
 
