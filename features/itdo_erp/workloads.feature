@@ -58,6 +58,19 @@ Feature: ITDO ERP application tier
     Then the Deployment "itdo-erp-prod/backend-api" declares spec.template.spec.tolerations[key=workload-type].value = application
     And the Deployment "itdo-erp-prod/api-gateway" declares spec.template.spec.tolerations[key=workload-type].value = application
 
+  @live @observed @normal @known_gap @gap:itdo-no-tolerations-for-tainted-node-groups
+  Scenario: The backend and the gateway are scheduled on the application node group on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Cluster Architecture › Node Groups › Application Node Group
+    Given the system is deployed
+    Then the pods of the Deployment "itdo-erp-prod/backend-api" can be scheduled on the node group "application"
+    And the pods of the Deployment "itdo-erp-prod/api-gateway" can be scheduled on the node group "application"
+
+  @live @observed @normal @known_gap @gap:itdo-no-tolerations-for-tainted-node-groups
+  Scenario: The Redis cluster is scheduled on the data node group on a live cluster
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Cluster Architecture › Node Groups › Data Node Group
+    Given the system is deployed
+    Then the pods of the StatefulSet "itdo-erp-prod/redis-cluster" can be scheduled on the node group "data"
+
   @live @observed @normal
   Scenario: Every backend pod becomes ready within 30 seconds of its creation
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Success Metrics › Performance Targets
