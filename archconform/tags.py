@@ -13,7 +13,7 @@ GAP_PREFIX = "gap:"
 #: Where a scenario runs.
 RUN_TAGS: dict[str, str] = {
     "offline": "runs without a cluster (declared and modeled evidence); a real verdict on --cluster none",
-    "live": "needs a live cluster (--cluster kind|k3s|eks|existing); skipped on --cluster none",
+    "live": "needs a live cluster (--cluster kind|kwok|k3s|eks|existing); skipped on --cluster none",
 }
 
 #: The evidence level a scenario produces.

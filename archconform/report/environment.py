@@ -63,7 +63,7 @@ CATEGORIES: list[dict[str, Any]] = [
     },
     {
         "name": "Skipped: needs a live cluster",
-        "description": "Observed evidence needs --cluster kind|k3s|eks|existing.",
+        "description": "Observed evidence needs --cluster kind|kwok|k3s|eks|existing.",
         "matchedStatuses": ["skipped"],
         "messageRegex": r"[\s\S]*needs a live cluster[\s\S]*",
     },

@@ -95,5 +95,5 @@ def test_without_a_cluster_the_scenario_skips_with_the_live_reason(fake_kube, tm
     project, env = _project(tmp_path, fake_kube)
     rc, output = _run(project, env, "--cluster", "none")
     assert rc == 0, output
-    assert "1 skipped" in output and "needs a live cluster (--cluster kind|k3s|eks|existing)" in output, output
+    assert "1 skipped" in output and "needs a live cluster (--cluster kind|kwok|k3s|eks|existing)" in output, output
     assert not fake_kube.requests, "a skipped scenario contacted the cluster"

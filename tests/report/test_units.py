@@ -144,7 +144,7 @@ def _category_of(status: str, message: str) -> str | None:
     ("failed", "[XPASS(strict)] known gap (x): y", "Known gap no longer reproduces: remove @known_gap"),
     ("broken", "RuntimeError: boom", "Framework or infrastructure error"),
     ("broken", "archconform.errors.ClusterError: kind create failed", "Framework or infrastructure error"),
-    ("skipped", "Skipped: needs a live cluster (--cluster kind|k3s|eks|existing)", "Skipped: needs a live cluster"),
+    ("skipped", "Skipped: needs a live cluster (--cluster kind|kwok|k3s|eks|existing)", "Skipped: needs a live cluster"),
     ("skipped", "Skipped: destructive scenario on an existing cluster", None),
 ])
 def test_categories_sort_every_outcome(status, message, category):

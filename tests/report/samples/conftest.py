@@ -19,7 +19,7 @@ from archconform.errors import PlatformGap, PromiseBroken
 from archconform.report import (attach_csv, attach_html, attach_json, attach_png, attach_text,
                                 record_verdict, register_secret, set_environment)
 
-LIVE_REASON = "needs a live cluster (--cluster kind|k3s|eks|existing)"
+LIVE_REASON = "needs a live cluster (--cluster kind|kwok|k3s|eks|existing)"
 log = logging.getLogger("archconform.samples")
 
 
