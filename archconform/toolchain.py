@@ -144,7 +144,7 @@ def go_version(go: str) -> str:
 
 def find_go() -> tuple[str, str]:
     """(path, version) of a usable Go, or BuildError in one line."""
-    go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None)
+    go = shutil.which("go")
     if not go:
         raise BuildError("Go is not installed (go not found on PATH): building Kubernetes from source needs "
                          f"Go >= {MIN_GO[0]}.{MIN_GO[1]} (https://go.dev/doc/install, or Debian's golang-go "

@@ -75,5 +75,11 @@ def minimal_path() -> str:
     return os.pathsep.join(keep)
 
 
+def path_without(*tools: str) -> str:
+    """PATH with every entry that holds one of ``tools`` left out (a machine without Go, say)."""
+    return os.pathsep.join(e for e in os.environ.get("PATH", "").split(os.pathsep)
+                           if e and not any((Path(e) / tool).exists() for tool in tools))
+
+
 def calls(directory: Path) -> list[str]:
     return (directory / "calls.log").read_text().splitlines()

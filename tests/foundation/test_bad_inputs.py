@@ -47,7 +47,13 @@ def run_pytest(project: Path, args: list[str], env: dict[str, str]) -> tuple[int
 # (id, args, env builder, expected text in the one error line)
 CASES = [
     ("unknown cluster kind", ["--cluster", "bogus"], lambda p: {},
-     "--cluster 'bogus' is not a cluster kind; choose one of: none, kind, k3s, eks, existing"),
+     "--cluster 'bogus' is not a cluster kind; choose one of: none, kind, kwok, k3s, eks, existing"),
+    ("kwok not built, no Go", ["--cluster", "kwok"],
+     lambda p: {"ARCHCONFORM_CACHE": str(p / "empty-cache"), "PATH": fakebin.path_without("go")},
+     "--cluster kwok cannot run: the control plane is not built (kubernetes, etcd, kwok, metrics-server missing) "
+     "and cannot be: Go is not installed (go not found on PATH)"),
+    ("reuse with kwok", ["--cluster", "kwok", "--reuse-cluster", "x"], lambda p: {},
+     "--reuse-cluster works with --cluster kind or eks"),
     ("context without existing", ["--cluster", "kind", "--context", "x"], lambda p: {},
      "--context is only for --cluster existing"),
     ("unknown system", ["--system", "nope"], lambda p: {}, "--system 'nope' is not a known document"),

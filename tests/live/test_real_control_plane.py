@@ -120,6 +120,9 @@ def test_a_rollout_and_a_rollback_through_the_real_deployment_controller(real_ku
         session.roll_out(f"{ns}/web")
         rolled = session.rollout_completes()
         session.never_fewer_ready_than("Deployment", f"{ns}/web", 3)
+        # maxUnavailable 0: the real controller surges first, so no replica is ever missing
+        held = session.never_more_unavailable_than("Deployment", f"{ns}/web", 0)
+        assert "(at 3 replicas, at most 0 unavailable)" in held.what
         session.roll_back(f"{ns}/web")
         back = session.rollout_completes()
     finally:

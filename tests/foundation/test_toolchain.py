@@ -1,0 +1,101 @@
+"""bin/build-cluster: one line when Go or the module proxy is missing, a keyed cache, real versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from archconform import toolchain
+from tests.realkube.fixtures import require_control_plane
+
+from . import fakebin
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "bin" / "build-cluster"
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BUILD), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+
+
+def test_check_names_what_is_missing_in_an_empty_cache(tmp_path: Path):
+    proc = run(["--check"], {"ARCHCONFORM_CACHE": str(tmp_path)})
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "not built: kubernetes, etcd, kwok, metrics-server (run bin/build-cluster)"
+
+
+def test_without_go_it_says_so_in_one_line(tmp_path: Path):
+    proc = run([], {"ARCHCONFORM_CACHE": str(tmp_path), "PATH": fakebin.path_without("go")})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "archconform: Go is not installed (go not found on PATH): building Kubernetes from source needs Go >= 1.26 "
+        "(https://go.dev/doc/install, or Debian's golang-go if recent enough)"]
+
+
+def test_without_the_module_proxy_it_says_so_in_one_line(tmp_path: Path):
+    # a closed port on loopback plays the unreachable proxy (nothing leaves this machine)
+    proc = run(["etcd"], {"ARCHCONFORM_CACHE": str(tmp_path), "GOPROXY": "http://127.0.0.1:9", "GOSUMDB": "off"})
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("archconform: etcd v3.6.17: go mod download: the Go module proxy is not reachable "
+                           "(GOPROXY=http://127.0.0.1:9)"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("bin/etcd-*"))   # nothing half-built is left as if complete
+
+
+def test_an_unknown_component_is_one_line():
+    proc = run(["kubelet"], {})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("archconform: unknown component 'kubelet'; choose from kubernetes, etcd, kwok, "
+                                   "metrics-server or a set: control-plane")
+
+
+def test_the_cache_key_follows_every_input(tmp_path: Path):
+    component = toolchain.COMPONENTS["etcd"]
+    key = toolchain._key(component, "go1.26.8")
+    assert toolchain._key(component, "go1.26.8") == key
+    assert toolchain._key(component, "go1.27.0") != key
+    changed = toolchain.Component(component.name, component.version, component.binaries,
+                                  {**component.version_vars, "x.y": "z"})
+    assert toolchain._key(changed, "go1.26.8") != key
+
+
+def test_go_build_names_the_binary_of_a_versioned_module():
+    assert toolchain._go_binary_name("go.etcd.io/etcd/server/v3") == "server"
+    assert toolchain._go_binary_name("k8s.io/kubernetes/cmd/kube-apiserver") == "kube-apiserver"
+
+
+def test_a_warm_build_is_a_no_op_and_every_binary_reports_its_real_version():
+    require_control_plane()
+    started = time.monotonic()
+    proc = run([], {})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count(": cached (") == 4
+    assert time.monotonic() - started < 30
+    versions = {
+        "kube-apiserver": (["--version"], "Kubernetes v1.37.2"),
+        "kube-controller-manager": (["--version"], "Kubernetes v1.37.2"),
+        "kube-scheduler": (["--version"], "Kubernetes v1.37.2"),
+        "kubectl": (["version", "--client"], "Client Version: v1.37.2"),
+        "etcd": (["--version"], "etcd Version: 3.6.17"),
+        "kwok": (["--version"], "kwok version v0.8.0"),
+        "kwokctl": (["--version"], "kwokctl version v0.8.0"),
+        "metrics-server": (["--version"], "v0.8.0"),
+    }
+    for name, (args, expected) in versions.items():
+        out = subprocess.run([str(toolchain.binary(name)), *args], capture_output=True, text=True, timeout=60)
+        assert expected in out.stdout + out.stderr, (name, out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("name", ["kubernetes", "etcd", "kwok", "metrics-server"])
+def test_each_build_records_what_it_was_built_from(name: str):
+    require_control_plane()
+    record = json.loads((toolchain.component_dir(name) / "BUILD.json").read_text())
+    assert record["version"] == toolchain.COMPONENTS[name].version
+    assert record["module_sum"].startswith(toolchain.COMPONENTS[name].version + " h1:")
