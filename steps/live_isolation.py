@@ -52,6 +52,11 @@ def _(deployed: DeployedSystem, kube, workload_image: str, src: str, svc: str, d
     isolation.resolve_within(kube, deployed.manifests, src, svc, parse_duration(duration), images=[workload_image])
 
 
+@then(phrase('the namespace "{namespace}" admits {n:d} pods of the {kind} "{ref}"'))
+def _(deployed: DeployedSystem, kube, run_id: str, namespace: str, n: int, kind: str, ref: str) -> None:
+    quota.admits(kube, deployed.manifests, namespace=namespace, kind=kind, ref=ref, n=n, run_id=run_id)
+
+
 @then(phrase('the namespace "{namespace}" admits {n:d} pods of the {kind} "{ref}" and refuses the next'))
 def _(deployed: DeployedSystem, kube, run_id: str, namespace: str, n: int, kind: str, ref: str) -> None:
     quota.admits_then_refuses(kube, deployed.manifests, namespace=namespace, kind=kind, ref=ref, n=n, run_id=run_id)

@@ -124,6 +124,8 @@ class QuotaExperiment:
     namespace: str
     workload: str
     promised: int
+    #: Whether pod promised + 1 must be refused (else only the promised pods must be admitted).
+    refuse_next: bool = True
     existing: int = 0
     created: list[str] = field(default_factory=list)
     admissions: list[Admission] = field(default_factory=list)
@@ -138,8 +140,9 @@ class QuotaExperiment:
         return last if last is not None and last.index == self.promised + 1 else None
 
     def render_text(self) -> str:
-        lines = [f"{self.workload} in {self.namespace}: promised {self.promised} pods admitted, pod "
-                 f"{self.promised + 1} refused by the quota",
+        promise = f"promised {self.promised} pods admitted" + (
+            f", pod {self.promised + 1} refused by the quota" if self.refuse_next else "")
+        lines = [f"{self.workload} in {self.namespace}: {promise}",
                  f"pods of the workload already there: {self.existing}; created for the experiment: "
                  f"{len(self.created)}"]
         lines += [f"quota before: {k}: {v}" for k, v in self.usage_before.items()]
@@ -174,18 +177,27 @@ def _attach(exp: QuotaExperiment) -> None:
     attach_text(f"quota admission in {exp.namespace}", exp.render_text())
 
 
+def admits(kube: Any, manifests: Iterable[dict], *, namespace: str, kind: str, ref: str, n: int,
+           run_id: str, timeouts: Timeouts | None = None, attach: bool = True) -> QuotaExperiment:
+    """Create pods of the workload until it has ``n``, each of which the API server must admit
+    (an autoscaler's maximum under the namespace's quota); every created pod is removed after."""
+    return admits_then_refuses(kube, manifests, namespace=namespace, kind=kind, ref=ref, n=n, run_id=run_id,
+                               timeouts=timeouts, attach=attach, refuse_next=False)
+
+
 def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str, kind: str, ref: str,
                         n: int, run_id: str, timeouts: Timeouts | None = None,
-                        attach: bool = True) -> QuotaExperiment:
+                        attach: bool = True, refuse_next: bool = True) -> QuotaExperiment:
     """Create pods of the workload until it has ``n``, each admitted, then one more, which the
-    API server must refuse with the quota's error; every created pod is removed afterwards."""
+    API server must refuse with the quota's error; every created pod is removed afterwards.
+    With ``refuse_next=False`` only the ``n`` pods are tried."""
     t = timeouts or getattr(kube, "timeouts", None) or Timeouts()
     workload = find_workload(manifests, kind, ref)
     if (_md(workload).get("namespace") or "default") != namespace:
         raise UsageError(f"{kind} {ref} is not in namespace {namespace!r}")
     if n < 0:
         raise UsageError(f"a pod count cannot be negative ({n})")
-    exp = QuotaExperiment(namespace, f"{kind}/{ref}", n)
+    exp = QuotaExperiment(namespace, f"{kind}/{ref}", n, refuse_next)
     quotas = kube.list("ResourceQuota", namespace=namespace)
     if not quotas:
         raise PromiseBroken(f"namespace {namespace} has no ResourceQuota on the cluster: nothing limits its pods")
@@ -198,16 +210,17 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
         return sum(1 for p in pods if counts_against_quota(p)) + len(exp.created)
 
     exp.existing = workload_pods()
-    progress_log.info("quota experiment in %s: %s has %d pod(s); creating pods up to %d, then one more",
-                      namespace, exp.workload, exp.existing, n)
+    progress_log.info("quota experiment in %s: %s has %d pod(s); creating pods up to %d%s",
+                      namespace, exp.workload, exp.existing, n, ", then one more" if refuse_next else "")
+    last = n + 1 if refuse_next else n
     failure: str | None = None
     try:
-        if exp.existing > n:
+        if exp.existing > n and refuse_next:
             failure = (f"promised the namespace {namespace} admits {n} pods of {kind} {ref} and refuses the next; "
                        f"{exp.existing} are already there")
         else:
             index = exp.existing + 1
-            while index <= n + 1:
+            while index <= last:
                 answer = _create(kube, workload, run_id=run_id, index=index, exp=exp)
                 if index == n:
                     exp.usage_full = quota_usage(kube.list("ResourceQuota", namespace=namespace))
@@ -226,7 +239,7 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
                 # recount: if the workload's controller removed or added pods meanwhile (an HPA),
                 # the next pod's number follows what the quota sees
                 index = workload_pods() + 1
-            if failure is None and exp.next_answer is None:
+            if failure is None and refuse_next and exp.next_answer is None:
                 failure = (f"{kind} {ref} went to {index - 1} pods during the experiment (its controller "
                            f"scaled it), so pod {n + 1} could not be tried")
     finally:

@@ -31,6 +31,12 @@ Feature: CSA Hello resource allocation for the messenger service
     Then the namespace quota admits 20 replicas of the Deployment "messenger-system/messenger-service"
 
   @live @observed @critical @destructive @serial
+  Scenario: The API server admits messenger at the autoscaler's maximum of 20 pods
+    Source: Kubernetes Architecture for CSA Hello § Resource Allocation and Limits
+    Given the system is deployed
+    Then the namespace "messenger-system" admits 20 pods of the Deployment "messenger-system/messenger-service"
+
+  @live @observed @critical @destructive @serial
   Scenario: The API server refuses the 31st messenger pod with the quota's error
     Source: Kubernetes Architecture for CSA Hello § Resource Allocation and Limits
     Given the system is deployed

@@ -34,6 +34,13 @@ Feature: CSA Hello pod security and access control
     Then the namespace "messenger-system" enforces the "baseline" Pod Security Standard
     And the namespace "auth-system" enforces the "baseline" Pod Security Standard
 
+  @live @observed @normal @known_gap @gap:csa-pod-security-policy-removed
+  Scenario: The application namespaces refuse a privileged pod on a live cluster
+    Source: Kubernetes Architecture for CSA Hello § Security Considerations
+    Given the system is deployed
+    Then the namespace "messenger-system" rejects a privileged pod under the "baseline" Pod Security Standard
+    And the namespace "auth-system" rejects a privileged pod under the "baseline" Pod Security Standard
+
   @live @observed @normal
   Scenario Outline: The <service> pods really run without root, capabilities or privilege escalation
     Source: Kubernetes Architecture for CSA Hello § Security Considerations

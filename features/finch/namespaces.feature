@@ -42,3 +42,11 @@ Feature: Finch namespaces
     Then the ServiceAccount "finch-monitoring/prometheus" can "list" "pods" cluster-wide
     And the ServiceAccount "finch-monitoring/prometheus" can "get" "nodes" cluster-wide
     And the ServiceAccount "finch-monitoring/prometheus" cannot "get" "secrets" cluster-wide
+
+  @live @observed @normal
+  Scenario: The API server lets Prometheus read metrics cluster-wide and no secret
+    Source: Kubernetes Architecture Documentation (Finch) § Namespace Organization › Monitoring Namespace (finch-monitoring)
+    Given the system is deployed
+    Then the API server allows the ServiceAccount "finch-monitoring/prometheus" to "list" "pods" cluster-wide
+    And the API server allows the ServiceAccount "finch-monitoring/prometheus" to "get" "nodes" cluster-wide
+    And the API server forbids the ServiceAccount "finch-monitoring/prometheus" to "get" "secrets" cluster-wide

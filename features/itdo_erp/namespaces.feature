@@ -54,6 +54,12 @@ Feature: ITDO ERP namespaces and quotas
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Scaling Strategy › Horizontal Pod Autoscaler (HPA)
     Then the namespace quota admits 20 replicas of the Deployment "itdo-erp-prod/backend-api"
 
+  @live @observed @critical @destructive @serial
+  Scenario: The API server admits the backend at its autoscaling maximum of 20 pods
+    Source: Kubernetes Architecture Design for ITDO ERP v2 § Scaling Strategy › Horizontal Pod Autoscaler (HPA)
+    Given the system is deployed
+    Then the namespace "itdo-erp-prod" admits 20 pods of the Deployment "itdo-erp-prod/backend-api"
+
   @offline @declared @normal
   Scenario: The environment namespaces enforce the baseline Pod Security Standard
     Source: Kubernetes Architecture Design for ITDO ERP v2 § Architecture Principles › Infrastructure Patterns
