@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_bdd.steps import step_function_context_registry
 
+from .clusters import provider_class
 from .clusters.base import ALL_KINDS as CLUSTER_KINDS
 from .errors import ArchconformError, PlatformGap, PromiseBroken, UsageError
 from .manifests import PROFILE_FOR_CLUSTER
@@ -300,11 +302,7 @@ AREA_NEEDS = {"probes": frozenset({"probes"}), "storage": frozenset({"volumes"})
 
 
 def _lacks(kind: str) -> dict[str, str]:
-    if kind == "none":
-        return {}
-    from .clusters import provider_class
-
-    return dict(provider_class(kind).lacks)
+    return {} if kind == "none" else dict(provider_class(kind).lacks)
 
 
 def scenario_needs(item: pytest.Item) -> set[str]:
@@ -312,8 +310,6 @@ def scenario_needs(item: pytest.Item) -> set[str]:
     scenario = scenario_of(item)
     if scenario is None:
         return set()
-    from pytest_bdd.steps import step_function_context_registry
-
     callspec = getattr(item, "callspec", None)
     example = (callspec.params.get("_pytest_bdd_example") if callspec else None) or {}
     try:
