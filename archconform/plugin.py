@@ -266,7 +266,7 @@ def pytest_bdd_apply_tag(tag: str, function):
     if gap_id not in gaps:
         raise UsageError(f"tag @gap:{gap_id}: no such gap id in features/*/GAPS.yaml")
     reason, _ = gaps[gap_id]
-    return pytest.mark.xfail(strict=True, reason=f"known gap ({gap_id}): {reason}")(function)
+    return pytest.mark.xfail(strict=True, raises=PromiseBroken, reason=f"known gap ({gap_id}): {reason}")(function)
 
 
 # --------------------------------------------------------------------------------------------

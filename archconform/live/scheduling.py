@@ -59,6 +59,14 @@ def probe_pod(workload: dict, group: NodeGroup, *, run_id: str) -> dict:
     spec = copy.deepcopy(template.get("spec") or {})
     spec.pop("nodeName", None)
     spec["nodeSelector"] = {**(spec.get("nodeSelector") or {}), **group.labels}
+    # A StatefulSet's pods mount the claims its controller makes from volumeClaimTemplates; a bare
+    # pod must declare them, so each becomes an emptyDir here (the scheduler then weighs taints,
+    # selectors and resources, not where an existing volume lives).
+    declared = {v.get("name") for v in spec.get("volumes") or []}
+    for claim in (workload.get("spec") or {}).get("volumeClaimTemplates") or []:
+        name = (claim.get("metadata") or {}).get("name")
+        if name and name not in declared:
+            spec.setdefault("volumes", []).append({"name": name, "emptyDir": {}})
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"{md['name'][:40]}-sched-{secrets.token_hex(3)}",

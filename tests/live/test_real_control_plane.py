@@ -8,17 +8,23 @@ checked here is the control plane's answer, never a container's.
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import pytest
 
+from archconform import nodegroups
 from archconform.errors import PromiseBroken
 from archconform.kube import Kube
-from archconform.live import quota, rbac, security
+from archconform.live import quota, rbac, scheduling, security
 from archconform.live.autoscaling import ScalingSession
 from archconform.live.deploy import deploy_system, remove_system
 from archconform.live.disruption import DisruptionSession
 from archconform.live.lifecycle import TenantFlow
 from archconform.live.simload import USAGE_ANNOTATION, SimulatedLoad
 from archconform.manifests import render
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def app(ns: str, *, replicas: int = 3, min_available: int = 2, hpa_max: int = 6) -> list[dict]:
@@ -65,6 +71,12 @@ def test_quota_admits_n_pods_and_the_api_server_refuses_the_next(real_kube: Kube
 
 
 def test_pod_security_refusal_is_judged_in_the_api_servers_words(real_kube: Kube, real_namespace: str):
+    # a quota that demands limits (as CSA Hello's do) must not answer for Pod Security
+    real_kube.apply([{"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": real_namespace},
+                      "spec": {"hard": {"limits.cpu": "1", "limits.memory": "1Gi"}}}])
+    real_kube.wait_for("the quota to be in force", lambda: (
+        bool(((real_kube.get("ResourceQuota", "q", namespace=real_namespace) or {}).get("status") or {}).get("hard")),
+        "not processed yet"), timeout=30, interval=0.2)
     with pytest.raises(PromiseBroken, match="admitted a privileged pod there"):
         security.rejects_privileged_pod(real_kube, real_namespace, "baseline", image="workload:1")
     real_kube.patch("Namespace", real_namespace,
@@ -182,3 +194,31 @@ def test_platform_go_deploys_and_its_tenant_lifecycle_runs_on_the_real_api(real_
     assert removed >= len(deployed.manifests) - 1
     for ns in deployed.namespaces:
         assert real_kube.get("Namespace", ns) is None
+
+
+def test_the_scheduler_answers_whether_a_workload_can_run_on_a_tainted_node_group(real_kube: Kube, real_namespace: str):
+    """The test cluster simulates ITDO ERP's node groups (tainted workload-type=application:NoSchedule)."""
+    ns = real_namespace
+    group = nodegroups.find(ROOT, "itdo_erp", "application")
+    plain = app(ns)[0]
+    tolerating = copy.deepcopy(plain)
+    tolerating["metadata"]["name"] = "tolerant"
+    tolerating["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": "workload-type", "operator": "Equal", "value": "application", "effect": "NoSchedule"}]
+    stateful = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": ns},
+                "spec": {"serviceName": "db", "replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                         "template": {"metadata": {"labels": {"app": "db"}},
+                                      "spec": {"tolerations": tolerating["spec"]["template"]["spec"]["tolerations"],
+                                               "containers": [{"name": "db", "image": "x",
+                                                               "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}},
+                         "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                                   "spec": {"accessModes": ["ReadWriteOnce"],
+                                                            "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    objs = [plain, tolerating, stateful]
+    with pytest.raises(PromiseBroken) as pending:
+        scheduling.schedulable_on(real_kube, objs, "Deployment", f"{ns}/web", group, run_id="tests-real")
+    assert "left a pod of" in str(pending.value) and "untolerated taint" in str(pending.value)
+    placed = scheduling.schedulable_on(real_kube, objs, "Deployment", f"{ns}/tolerant", group, run_id="tests-real")
+    assert placed.scheduled and "-application-" in placed.node
+    assert scheduling.schedulable_on(real_kube, objs, "StatefulSet", f"{ns}/db", group, run_id="tests-real").scheduled
+    assert real_kube.list("Pod", namespace=ns) == []          # every probe pod is gone
