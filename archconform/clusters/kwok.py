@@ -54,6 +54,8 @@ SIMULATED_LABEL = "archconform.io/simulated"
 #: Processes kwokctl starts (their pid files are named after them).
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
               "metrics-server")
+#: How many times a component that exited while the cluster started is started again.
+RESTARTS = 3
 #: Seconds a component gets to exit after SIGTERM before SIGKILL. The cluster's data is thrown
 #: away, so no clean shutdown is owed; kube-apiserver drains its watches for over 15 s otherwise.
 STOP_GRACE = 3.0
@@ -306,12 +308,12 @@ class KwokProvider(Provider):
                 "--controller-port", str(ports["kwok"]), "--kube-controller-manager-port", str(ports["kcm"]),
                 "--kube-scheduler-port", str(ports["scheduler"])]
         self._run_kwokctl(argv, bins, what=f"kwokctl create cluster {self.name}", timeout=self.timeouts.cluster_create)
-        self._check_components(bins)
         source = self.cluster_dir / "kubeconfig.yaml"
         if not source.is_file():
             raise ClusterError(f"kwokctl create cluster {self.name} wrote no kubeconfig ({source})")
         kubeconfig.write_bytes(source.read_bytes())
         kubeconfig.chmod(0o600)
+        self._wait_ready(bins, kubeconfig)
         self._populate(kubeconfig)
         self._start_volume_simulator(kubeconfig)
         self.handle.facts.update({"apiserver": f"https://127.0.0.1:{ports['apiserver']}",
@@ -336,22 +338,47 @@ class KwokProvider(Provider):
         if proc.returncode != 0:
             raise ClusterError(f"{what} failed (exit {proc.returncode}): {_kwokctl_error(log_file)} (log: {log_file})")
 
-    def _check_components(self, bins: dict[str, Path]) -> None:
-        """Every component process alive; kwok gives up early when the API server is slow, so a
-        dead one is started again once (kwokctl start re-forks only dead components)."""
-        for attempt in (1, 2):
+    def _wait_ready(self, bins: dict[str, Path], kubeconfig: Path) -> None:
+        """Every component running and the cluster serving, metrics API included.
+
+        kwokctl forks all components at once; one that starts before the API server answers may
+        give up (KWOK after 15 s, metrics-server when it cannot read its authentication
+        configmap). A dead component is started again (kwokctl start re-forks only dead ones), at
+        most RESTARTS times, its log kept as <component>.log.<n> (kwokctl truncates it)."""
+        from ..kube import Kube  # only the kube layer talks to the API server
+
+        restarts: list[str] = []
+        logs = self.cluster_dir / "logs"
+
+        def check(kube: Kube) -> tuple[bool, str]:
             pids = self.pids()
             dead = [c for c in COMPONENTS if c not in pids or not pid_alive(pids[c])]
-            if not dead:
-                return
-            if attempt == 1:
-                progress.warning("control plane %s: %s not running; starting it again", self.name, ", ".join(dead))
-                self._run_kwokctl([str(bins["kwokctl"]), "--name", self.name, "start", "cluster",
-                                   "--wait", f"{int(self.timeouts.pod_start)}s"], bins,
+            if dead:
+                if len(restarts) >= RESTARTS:
+                    reasons = "; ".join(f"{c}: {_log_reason(_tail(logs / f'{c}.log'))}" for c in dead)
+                    raise ClusterError(f"control plane {self.name}: {', '.join(dead)} exited {RESTARTS + 1} times: "
+                                       f"{reasons} (logs: {logs})")
+                for c in dead:
+                    if (logs / f"{c}.log").is_file():
+                        shutil.copyfile(logs / f"{c}.log", logs / f"{c}.log.{len(restarts) + 1}")
+                restarts.append(",".join(dead))
+                progress.warning("control plane %s: %s exited; starting it again", self.name, ", ".join(dead))
+                self._run_kwokctl([str(bins["kwokctl"]), "--name", self.name, "start", "cluster"], bins,
                                   what=f"kwokctl start cluster {self.name}", timeout=self.timeouts.cluster_create)
-        logs = self.cluster_dir / "logs"
-        reasons = "; ".join(f"{c}: {last_line(_tail(logs / f'{c}.log'))}" for c in dead)
-        raise ClusterError(f"control plane {self.name}: {', '.join(dead)} exited: {reasons}")
+                return False, f"restarted {', '.join(dead)}"
+            try:
+                ready = kube.conn.request("GET", "/readyz", action="get", target="/readyz")
+                metrics = kube.get("APIService", "v1beta1.metrics.k8s.io") or {}
+            except ClusterError as exc:
+                return False, f"API server not answering: {exc}"
+            available = any(c.get("type") == "Available" and c.get("status") == "True"
+                            for c in (metrics.get("status") or {}).get("conditions") or [])
+            return (ready == "ok" or ready is None) and available, (
+                f"readyz {ready!r}, metrics API {'available' if available else 'not available yet'}")
+
+        with Kube(kubeconfig, None, self.timeouts) as kube:
+            kube.wait_for(f"control plane {self.name} to serve (every component running, metrics API available)",
+                          lambda: check(kube), timeout=self.timeouts.pod_start, interval=0.5)
 
     def _start_volume_simulator(self, kubeconfig: Path) -> None:
         """The simulated provisioner (archconform.clusters.simvolumes) as a daemon of this cluster."""
@@ -410,6 +437,16 @@ def _tail(path: Path, size: int = 4096) -> str:
             return fh.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _log_reason(text: str) -> str:
+    """The line of a component's log that says why it ended: its last fatal or error line (a Go
+    panic's goroutine trace follows its "panic:" line), else the last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith(("panic:", "Error:", "error:")) or (len(line) > 5 and line[0] in "FE" and line[1:5].isdigit()):
+            return line[:300]
+    return last_line(text)[:300]
 
 
 def _kwokctl_error(log_file: Path) -> str:
