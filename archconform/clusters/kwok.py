@@ -356,11 +356,16 @@ class KwokProvider(Provider):
             if dead:
                 if len(restarts) >= RESTARTS:
                     reasons = "; ".join(f"{c}: {_log_reason(_tail(logs / f'{c}.log'))}" for c in dead)
+                    kept = self.workdir / "control-plane-logs"   # the cluster folder goes with the cluster
+                    shutil.copytree(logs, kept, dirs_exist_ok=True)
                     raise ClusterError(f"control plane {self.name}: {', '.join(dead)} exited {RESTARTS + 1} times: "
-                                       f"{reasons} (logs: {logs})")
+                                       f"{reasons} (logs: {kept})")
                 for c in dead:
                     if (logs / f"{c}.log").is_file():
                         shutil.copyfile(logs / f"{c}.log", logs / f"{c}.log.{len(restarts) + 1}")
+                    # kwokctl starts only components whose pid does not answer kill(pid, 0), which a
+                    # zombie not yet reaped by init still does: forget the dead pid first.
+                    (self.cluster_dir / "pids" / f"{c}.pid").unlink(missing_ok=True)
                 restarts.append(",".join(dead))
                 progress.warning("control plane %s: %s exited; starting it again", self.name, ", ".join(dead))
                 self._run_kwokctl([str(bins["kwokctl"]), "--name", self.name, "start", "cluster"], bins,

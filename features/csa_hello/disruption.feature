@@ -29,6 +29,13 @@ Feature: CSA Hello messenger survives voluntary disruptions
     Then a rolling update of the Deployment "messenger-system/messenger-service" at 3 replicas keeps at least 2 pods available
     And a rolling update of the Deployment "messenger-system/messenger-service" at 5 replicas keeps at least 2 pods available
 
+  @live @observed @destructive @serial @critical
+  Scenario: The nodes that run messenger can be drained while its budget keeps 2 pods ready
+    Source: Kubernetes Architecture for CSA Hello § High Availability Configuration (Following Lark Suite's Resilience Patterns)
+    Given the system is deployed
+    When the nodes running pods of the Deployment "messenger-system/messenger-service" are drained
+    Then the Deployment "messenger-system/messenger-service" never had fewer than 2 ready pods
+
   @live @observed @destructive @serial @load @critical @slow
   Scenario: Draining the nodes that run messenger keeps at least 2 messenger pods ready
     Source: Kubernetes Architecture for CSA Hello § High Availability Configuration (Following Lark Suite's Resilience Patterns)

@@ -37,6 +37,13 @@ Feature: TByte disruption budgets
     Then a drain of one of 3 nodes can complete for the Deployment "tbyte/frontend" at 2 replicas
     And a drain of one of 3 nodes can complete for the Deployment "tbyte/backend" at 2 replicas
 
+  @live @observed @destructive @serial @critical
+  Scenario: The nodes that run the frontend can be drained while its budget keeps 1 pod ready
+    Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
+    Given the system is deployed
+    When the nodes running pods of the Deployment "tbyte/frontend" are drained
+    Then the Deployment "tbyte/frontend" never had fewer than 1 ready pods
+
   @live @observed @destructive @serial @load @critical @slow
   Scenario: Draining the nodes that run the backend keeps at least 1 backend pod ready
     Source: Kubernetes Architecture - TByte Microservices Platform § Pod Security & Resource Management
