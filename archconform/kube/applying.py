@@ -95,6 +95,17 @@ def _resolve(conn: Connection, kind: str, api_version: str, crds_applied: bool) 
     return holder["res"]
 
 
+#: Metadata the server keeps for its own bookkeeping (not what an apply sets).
+_BOOKKEEPING = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")
+
+
+def _content(obj: dict | None) -> dict:
+    """An object without its status and the server's bookkeeping: what an apply can change."""
+    out = {k: v for k, v in (obj or {}).items() if k != "status"}
+    out["metadata"] = {k: v for k, v in (out.get("metadata") or {}).items() if k not in _BOOKKEEPING}
+    return out
+
+
 def apply_one(conn: Connection, obj: dict, *, run_id: str, field_manager: str = FIELD_MANAGER,
               labels: dict[str, str] | None = None, dry_run: bool = False,
               crds_applied: bool = False) -> dict:
@@ -134,8 +145,9 @@ def apply_one(conn: Connection, obj: dict, *, run_id: str, field_manager: str = 
                           timeout=conn.timeouts.api_request, secret=kind == "Secret")
     if existing is None:
         outcome = "created"
-    elif ((result or {}).get("metadata") or {}).get("resourceVersion") == \
-            (existing.get("metadata") or {}).get("resourceVersion"):
+    elif _content(result) == _content(existing):
+        # compared without status and bookkeeping: a controller writing status between two
+        # applies moves the resourceVersion of an object this apply left as it was
         outcome = "unchanged"
     else:
         outcome = "configured"
