@@ -42,9 +42,11 @@ def main() -> None:
             session = ClusterSession(kind="kwok", run_id=f"bench-{i}", workdir=Path(tmp) / str(i), root=ROOT,
                                      bootstrap=bootstrap_cluster)
             t0 = time.perf_counter()
-            handle = session.acquire()
-            t1 = time.perf_counter()
-            session.release()
+            try:
+                handle = session.acquire()
+                t1 = time.perf_counter()
+            finally:
+                session.release()
             t2 = time.perf_counter()
             starts.append(t1 - t0)
             stops.append(t2 - t1)

@@ -16,6 +16,7 @@ import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ClusterError, PrerequisiteMissing
 from ..settings import Timeouts
@@ -119,28 +120,53 @@ class Provider(ABC):
 
     # -- shared helpers ------------------------------------------------------------------
     def run(self, argv: list[str], *, timeout: float, what: str, input: bytes | None = None,
-            check: bool = True, stream: bool = False) -> subprocess.CompletedProcess:
+            check: bool = True, stream: bool = False, env: dict[str, str] | None = None,
+            log_file: Path | None = None, explain: Callable[[str], str] | None = None) -> subprocess.CompletedProcess:
         """Run a provider command bounded in time; on failure a one-line ClusterError.
 
         The child gets its own process group so that an interrupt kills it and everything it
         started, and the subprocess never outlives us (the group is killed on any exception).
+        With ``log_file`` its output is appended there (a command whose output is a log), and the
+        failure's line is ``explain(tail of the log)`` (default: its last line).
         """
         log.info("running: %s", " ".join(argv))
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=None if stream else subprocess.PIPE,
-                                stderr=None if stream else subprocess.PIPE, start_new_session=True)
+        sink = open(log_file, "ab") if log_file is not None else None
         try:
-            out, err = proc.communicate(input=input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            raise ClusterError(f"{what} did not finish within {int(timeout)}s ({argv[0]} killed)") from None
-        except BaseException:
-            kill_group(proc)
-            raise
+            out_to = sink if sink is not None else (None if stream else subprocess.PIPE)
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                    stdout=out_to, stderr=subprocess.STDOUT if sink is not None else out_to,
+                                    start_new_session=True, env=env)
+            try:
+                out, err = proc.communicate(input=input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                where = f"; log: {log_file}" if log_file is not None else ""
+                raise ClusterError(f"{what} did not finish within {int(timeout)}s ({argv[0]} killed{where})") from None
+            except BaseException:
+                kill_group(proc)
+                raise
+        finally:
+            if sink is not None:
+                sink.close()
         result = subprocess.CompletedProcess(argv, proc.returncode, out or b"", err or b"")
         if check and proc.returncode != 0:
+            if log_file is not None:
+                tail = tail_of(log_file)
+                raise ClusterError(f"{what} failed (exit {proc.returncode}): {(explain or last_line)(tail)} "
+                                   f"(log: {log_file})")
             raise ClusterError(f"{what} failed (exit {proc.returncode}): {last_line(result.stderr or result.stdout)}")
         return result
+
+
+def tail_of(path: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes of a file as text ("" when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -39,7 +39,7 @@ import yaml
 from .. import nodegroups, toolchain
 from ..errors import ClusterError, PrerequisiteMissing
 from ..nodegroups import NodeGroup
-from .base import ClusterHandle, Provider, kill_group, last_line, pid_alive, progress, raise_missing
+from .base import ClusterHandle, Provider, last_line, pid_alive, progress, raise_missing, tail_of
 
 #: What a simulated worker offers (a common cloud node shape; the nodes are not real, so this is a
 #: declaration, not a measurement). A document's node groups bring their own capacity.
@@ -294,6 +294,15 @@ class KwokProvider(Provider):
         self.handle = ClusterHandle(kind=self.kind, name=self.name, kubeconfig=str(kubeconfig), context=None,
                                     profile="kind", run_id=self.run_id, owned=True,
                                     facts={"simulated_nodes": True, "node_simulator": f"KWOK {toolchain.KWOK_VERSION}"})
+        try:
+            return self._create(bins, kubeconfig)
+        except BaseException:
+            # Half a cluster is still processes of this machine: stop them before saying why.
+            # (A benchmark that ran into a dead metrics-server left the API server running.)
+            self.delete()
+            raise
+
+    def _create(self, bins: dict[str, Path], kubeconfig: Path) -> ClusterHandle:
         started = time.monotonic()
         self.kwok_dir.mkdir(parents=True, exist_ok=True)
         names = ("apiserver", "etcd", "etcd-peer", "kwok", "kcm", "scheduler", "metrics-server")
@@ -323,20 +332,8 @@ class KwokProvider(Provider):
         return self.handle
 
     def _run_kwokctl(self, argv: list[str], bins: dict[str, Path], *, what: str, timeout: float) -> None:
-        log_file = self.kwok_dir / "kwokctl.log"
-        with open(log_file, "ab") as log_fh:
-            proc = subprocess.Popen(argv, env=self._env(bins), stdin=subprocess.DEVNULL, stdout=log_fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-                raise ClusterError(f"{what} did not finish within {int(timeout)}s (log: {log_file})") from None
-            except BaseException:
-                kill_group(proc)
-                raise
-        if proc.returncode != 0:
-            raise ClusterError(f"{what} failed (exit {proc.returncode}): {_kwokctl_error(log_file)} (log: {log_file})")
+        self.run(argv, timeout=timeout, what=what, env=self._env(bins), log_file=self.kwok_dir / "kwokctl.log",
+                 explain=_kwokctl_error)
 
     def _wait_ready(self, bins: dict[str, Path], kubeconfig: Path) -> None:
         """Every component running and the cluster serving, metrics API included.
@@ -355,7 +352,7 @@ class KwokProvider(Provider):
             dead = [c for c in COMPONENTS if c not in pids or not pid_alive(pids[c])]
             if dead:
                 if len(restarts) >= RESTARTS:
-                    reasons = "; ".join(f"{c}: {_log_reason(_tail(logs / f'{c}.log'))}" for c in dead)
+                    reasons = "; ".join(f"{c}: {_log_reason(tail_of(logs / f'{c}.log'))}" for c in dead)
                     kept = self.workdir / "control-plane-logs"   # the cluster folder goes with the cluster
                     shutil.copytree(logs, kept, dirs_exist_ok=True)
                     raise ClusterError(f"control plane {self.name}: {', '.join(dead)} exited {RESTARTS + 1} times: "
@@ -434,16 +431,6 @@ class KwokProvider(Provider):
         return super().describe()
 
 
-def _tail(path: Path, size: int = 4096) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - size))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _log_reason(text: str) -> str:
     """The line of a component's log that says why it ended: its last fatal or error line (a Go
     panic's goroutine trace follows its "panic:" line), else the last line."""
@@ -454,9 +441,8 @@ def _log_reason(text: str) -> str:
     return last_line(text)[:300]
 
 
-def _kwokctl_error(log_file: Path) -> str:
+def _kwokctl_error(text: str) -> str:
     """The message of kwokctl's last ERROR line (it logs JSON), else its last line."""
-    text = _tail(log_file)
     for line in reversed(text.splitlines()):
         with contextlib.suppress(ValueError):
             record = json.loads(line)

@@ -184,3 +184,22 @@ def test_a_component_that_dies_while_the_cluster_starts_is_started_again(tmp_pat
         assert (provider.cluster_dir / "logs" / "metrics-server.log.1").is_file()   # the first run's log kept
     finally:
         session.release()
+
+
+def test_a_cluster_that_fails_to_start_leaves_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The control plane is up, then something fails before the cluster is ready: every process
+    it started is stopped before the error reaches the caller."""
+    require_control_plane()
+    provider = KwokProvider(run_id="half", workdir=tmp_path, timeouts=REAL_TIMEOUTS, root=ROOT)
+    seen: dict[str, int] = {}
+
+    def populate_fails(kubeconfig: Path) -> None:
+        seen.update(provider.pids())
+        raise RuntimeError("the nodes could not be created")
+
+    monkeypatch.setattr(provider, "_populate", populate_fails)
+    with pytest.raises(RuntimeError, match="the nodes could not be created"):
+        provider.create()
+    assert set(seen) >= {"etcd", "kube-apiserver", "kwok-controller"}
+    assert not [name for name, pid in seen.items() if pid_alive(pid)]
+    assert not provider.kwok_dir.exists() and not provider.handle.owned
