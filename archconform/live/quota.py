@@ -209,6 +209,7 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
         pods = kube.list("Pod", namespace=namespace, label_selector=selector) if selector else []
         return sum(1 for p in pods if counts_against_quota(p)) + len(exp.created)
 
+    _settle(kube, namespace, t)        # an autoscaler still scaling down would blur the count
     exp.existing = workload_pods()
     progress_log.info("quota experiment in %s: %s has %d pod(s); creating pods up to %d%s",
                       namespace, exp.workload, exp.existing, n, ", then one more" if refuse_next else "")
@@ -221,6 +222,11 @@ def admits_then_refuses(kube: Any, manifests: Iterable[dict], *, namespace: str,
         else:
             index = exp.existing + 1
             while index <= last:
+                if not namespace_settled(kube, namespace)[0]:
+                    _settle(kube, namespace, t)
+                    index = workload_pods() + 1   # the controller changed the count meanwhile
+                    if index > last:
+                        break
                 answer = _create(kube, workload, run_id=run_id, index=index, exp=exp)
                 if index == n:
                     exp.usage_full = quota_usage(kube.list("ResourceQuota", namespace=namespace))
@@ -271,6 +277,26 @@ def _create(kube: Any, workload: dict, *, run_id: str, index: int, exp: QuotaExp
     return answer
 
 
+def namespace_settled(kube: Any, namespace: str, pods: list[dict] | None = None) -> tuple[bool, str]:
+    """(at rest, state): no pod of the namespace is terminating and every quota that counts pods
+    counts the pods there are. While an autoscaler scales a workload down, the quota and a list
+    of pods disagree for a moment, and a pod the experiment numbers n + 1 may still fit."""
+    pods = kube.list("Pod", namespace=namespace) if pods is None else pods
+    terminating = sum(1 for p in pods if _md(p).get("deletionTimestamp"))
+    counted = sum(1 for p in pods if counts_against_quota(p))
+    quotas = kube.list("ResourceQuota", namespace=namespace)
+    stale = [f"{_md(q).get('name')} used pods {pods_used(q)}" for q in quotas
+             if pods_used(q) is not None and pods_used(q) != counted]
+    state = (f"{counted} pod(s) in the namespace, {terminating} terminating"
+             + (f"; quota not recounted yet: {', '.join(stale)}" if stale else ""))
+    return not terminating and not stale, state
+
+
+def _settle(kube: Any, namespace: str, t: Timeouts) -> None:
+    kube.wait_for(f"the pods of namespace {namespace} to be at rest (none terminating, the quota recounted)",
+                  lambda: namespace_settled(kube, namespace), timeout=t.rollout)
+
+
 def _cleanup(kube: Any, exp: QuotaExperiment, namespace: str, t: Timeouts) -> str | None:
     """Delete the created pods; wait until they are gone and the quota counts the pods left."""
     if not exp.created:
@@ -288,13 +314,8 @@ def _cleanup(kube: Any, exp: QuotaExperiment, namespace: str, t: Timeouts) -> st
     def settled() -> tuple[bool, str]:
         pods = kube.list("Pod", namespace=namespace)
         left = sorted(_md(p).get("name") for p in pods if _md(p).get("name") in created)
-        counted = sum(1 for p in pods if counts_against_quota(p))
-        quotas = kube.list("ResourceQuota", namespace=namespace)
-        stale = [f"{_md(q).get('name')} used pods {pods_used(q)}" for q in quotas
-                 if pods_used(q) is not None and pods_used(q) != counted]
-        state = (f"{len(left)} experiment pod(s) left; {counted} pod(s) in the namespace"
-                 + (f"; quota not recounted yet: {', '.join(stale)}" if stale else ""))
-        return not left and not stale, state
+        at_rest, state = namespace_settled(kube, namespace, pods)
+        return not left and at_rest, f"{len(left)} experiment pod(s) left; {state}"
 
     try:
         kube.wait_for(f"the quota experiment's {len(exp.created)} pod(s) in {namespace} to be gone and the "

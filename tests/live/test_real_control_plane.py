@@ -222,3 +222,19 @@ def test_the_scheduler_answers_whether_a_workload_can_run_on_a_tainted_node_grou
     assert placed.scheduled and "-application-" in placed.node
     assert scheduling.schedulable_on(real_kube, objs, "StatefulSet", f"{ns}/db", group, run_id="tests-real").scheduled
     assert real_kube.list("Pod", namespace=ns) == []          # every probe pod is gone
+
+
+def test_the_quota_experiment_waits_for_a_workload_being_scaled_down(real_kube: Kube, real_namespace: str):
+    """Seen on a full kwok run: an autoscaler was still scaling messenger down from 20 when the
+    quota experiment counted its pods, the quota and the pod list disagreed for a moment, and pod
+    31 was admitted. The experiment now waits for the namespace to be at rest and counts again."""
+    ns = real_namespace
+    objs = [{"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": ns},
+             "spec": {"hard": {"pods": "6"}}}] + app(ns, replicas=5)[:1]
+    real_kube.apply(objs)
+    real_kube.wait_for_deployment_ready("web", namespace=ns, timeout=60)
+    real_kube.scale("Deployment", "web", namespace=ns, replicas=2)      # the scale-down is under way
+    exp = quota.admits_then_refuses(real_kube, objs, namespace=ns, kind="Deployment", ref=f"{ns}/web", n=6,
+                                    run_id="tests-real", attach=False)
+    assert exp.existing <= 5 and exp.next_answer is not None and not exp.next_answer.admitted
+    assert "exceeded quota: pods" in exp.next_answer.message
