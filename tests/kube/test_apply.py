@@ -1,4 +1,10 @@
-"""Server-side apply against the fake API server, through the official client."""
+"""Server-side apply against the fake API server, through the official client.
+
+Why the fake: it records each request (content type, fieldManager, force, fieldValidation) and plays
+a foreign object and a refused Secret whose values must be masked; the real server's answers
+(ownership, conflicts, immutable fields, atomic maps, removed fields, schema errors) are in
+test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Connecting: kubeconfig and context errors, reachability, credentials: one line each, fast."""
+"""Connecting: kubeconfig and context errors, reachability, credentials: one line each, fast.
+
+Why the fake: unreachable servers, wrong contexts and refused credentials are played on demand; a
+real API server answering is shown by every test of test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""create, replace, patch (merge, strategic, json, status), logs and access reviews."""
+"""create, replace, patch (merge, strategic, json, status), logs and access reviews.
+
+Why the fake: it records the request shapes (patch content types, dry runs, subresources); the real
+server's answers to the same verbs are in test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

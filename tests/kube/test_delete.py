@@ -1,4 +1,8 @@
-"""delete and delete_owned: only objects with BOTH ownership labels of THIS run are ever deleted."""
+"""delete and delete_owned: only objects with BOTH ownership labels of THIS run are ever deleted.
+
+Why the fake: it plants objects of other runs and of nobody with every combination of the ownership
+labels, and records every DELETE, so a test can show that nothing else was asked.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Eviction (allowed / blocked by a PDB / error) and the scale subresource."""
+"""Eviction (allowed / blocked by a PDB / error) and the scale subresource.
+
+Why the fake: it answers evictions as scripted (a budget not yet observed, a Failure Status sent
+with 2xx), which a real server gives only at moments a test cannot choose; real evictions (429 with
+the budget's causes, 500 for two budgets, a Pending pod) and the scale subresource are in
+test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""exec over the v4 channel protocol, and port-forward, through kubernetes.stream."""
+"""exec over the v4 channel protocol, and port-forward, through kubernetes.stream.
+
+Why the fake: the real control plane here runs KWOK nodes, where no container runs, so exec and
+port-forward have nothing to reach until a kind cluster runs on these machines.
+"""
 
 from __future__ import annotations
 

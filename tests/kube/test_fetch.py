@@ -1,4 +1,8 @@
-"""get and list: selectors, pagination, all namespaces, errors with the object named."""
+"""get and list: selectors, pagination, all namespaces, errors with the object named.
+
+Why the fake: pagination with continue tokens at a chosen page size and injected 500s are played on
+demand; real lists are used by every test of test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

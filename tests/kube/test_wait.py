@@ -1,4 +1,8 @@
-"""wait_for and the named waits: success, timeout messages with the last state, progress lines."""
+"""wait_for and the named waits: success, timeout messages with the last state, progress lines.
+
+Why the fake: the objects change on a timeline scripted to the millisecond, so a wait's timeout and
+its last state are exact; a real wait's message is in test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

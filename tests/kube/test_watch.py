@@ -1,4 +1,8 @@
-"""Watch: events in order, scripted timelines, reconnects, 410 relists, stop, bounds."""
+"""Watch: events in order, scripted timelines, reconnects, 410 relists, stop, bounds.
+
+Why the fake: streams dropped, versions expired (410) and reconnects refused (429, 503) at a chosen
+moment, which a real server cannot be made to do; real watches are in test_real_apiserver.py.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Autoscaling observed through watches, against the fake API server with a scripted HPA and
 Deployment (the official client over real HTTP; the cluster's controllers are ``fake.schedule``d
-status changes). Every budget is a small ``Timeouts`` so a wrong wait fails in seconds."""
+status changes). Every budget is a small ``Timeouts`` so a wrong wait fails in seconds.
+
+(The HPA controller itself, under a simulated CPU load, is in test_real_control_plane.py; here its
+decisions are scripted so each verdict's arithmetic is exact.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """CNI identification and the default-deny self-check, against the fake API server: pods the
 check applies become ready on a scripted timeline, and the fake's exec hook plays a CNI that
-does (or does not) enforce the deny policy once it exists."""
+does (or does not) enforce the deny policy once it exists.
+
+(KWOK nodes have no pod network, so these checks stay on the fake until a kind cluster runs here.)
+"""
 
 from __future__ import annotations
 

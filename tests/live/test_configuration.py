@@ -1,6 +1,10 @@
 """Configuration and secrets against the fake API server, asked from inside real stand-in
 processes (/config?env= and /config?file=): values reach the containers as promised, secret
-values are compared without ever being printed, and literal secrets in pod specs are found."""
+values are compared without ever being printed, and literal secrets in pod specs are found.
+
+(KWOK runs no container, so what a container sees stays on the fake and real processes until a kind
+cluster runs here.)
+"""
 
 from __future__ import annotations
 

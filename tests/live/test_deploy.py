@@ -1,4 +1,7 @@
-"""Deploying a system under test through the official client against the fake API server."""
+"""Deploying a system under test through the official client against the fake API server.
+
+(A whole system deployed on a real control plane is in test_real_control_plane.py.)
+"""
 
 from __future__ import annotations
 

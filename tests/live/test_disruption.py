@@ -5,6 +5,10 @@ Cluster behaviour is scripted with the fake: its eviction subresource applies th
 "replacement became ready elsewhere" is a scheduled change of pods, slices and PDB status; a
 Deployment controller is a small thread that completes each new generation after a delay.
 Every budget is a small ``Timeouts`` so that a wrong wait fails in seconds.
+
+(Drains through the real eviction API and disruption controller, and rollouts and rollbacks through
+the real Deployment controller, are in test_real_control_plane.py; here refusals and slow pods are
+scripted.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """The load target: run-owned NodePort / LoadBalancer Services and the load allowance, against the
 fake API server (official client, real HTTP); answering checks and the background load against
-local processes on 127.0.0.1 (real Locust in a child process, a few seconds)."""
+local processes on 127.0.0.1 (real Locust in a child process, a few seconds).
+
+(No request reaches a KWOK pod, so the load target stays on the fake until a kind cluster runs
+here.)
+"""
 
 from __future__ import annotations
 

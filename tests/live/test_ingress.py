@@ -2,7 +2,11 @@
 fake's Ingresses, Secrets and EndpointSlices the way ingress-nginx does (Host and SNI routing,
 TLS from the Ingress's Secret or a default fake certificate, ssl-redirect, HSTS, a per-client
 limit) and proxies to real stand-in processes behind the pods. Rate limits are measured with
-real Locust in its child process."""
+real Locust in its child process.
+
+(No ingress controller can run on KWOK nodes, so this stays on the fake until a kind cluster runs
+here.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """The isolation prober against the fake API server, through the official client: probe jobs
 from the model, connect probes exec'd in source pods (scripted by the fake's exec hook), the
-comparison with the model, retries, probe failures, DNS, and the DNS timing series."""
+comparison with the model, retries, probe failures, DNS, and the DNS timing series.
+
+(KWOK nodes have no pod network, so connections between pods stay on the fake until a kind cluster
+runs here.)
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,11 @@
 promised namespace, quota and claim, each write asked first as a SubjectAccessReview for the
 platform's service account (answered by a scripted authorizer), and deleting the tenant removes
 its namespace within the budget; with the messages when the account may not, the quota is never
-in force, or the namespace never goes."""
+in force, or the namespace never goes.
+
+(The same flows as the real platform's service account on a real control plane are in
+test_real_control_plane.py.)
+"""
 
 from __future__ import annotations
 

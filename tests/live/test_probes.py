@@ -1,7 +1,10 @@
 """Probes against the fake API server, with real stand-in processes behind the pods and a
 scripted kubelet: promised paths answer, a liveness failure restarts the pod in time, a readiness
 failure takes the pod out of the Service's EndpointSlices and back, start-up budgets; and the
-messages a user reads when the kubelet or the endpoint controller does not keep the promise."""
+messages a user reads when the kubelet or the endpoint controller does not keep the promise.
+
+(KWOK runs no probe, so these stay on the fake and real processes until a kind cluster runs here.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Quota admission on the live cluster, against the fake API server: the fake's admission hook
 plays the ResourceQuota plugin (count the namespace's pods, refuse with the API server's own
-403 "exceeded quota" Status), or another admission plugin."""
+403 "exceeded quota" Status), or another admission plugin.
+
+(Quota admission by the real API server, including a workload being scaled down, is in
+test_real_control_plane.py.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """RBAC on the live API against the fake API server: SubjectAccessReviews as the real API server
 shapes them, answered by a scripted authorizer; grant tables (promised, modeled, observed) and the
-messages when the cluster grants more or less than the document promises."""
+messages when the cluster grants more or less than the document promises.
+
+(The real authorizer's answers are in test_real_control_plane.py.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """The AvailabilityRecorder against the fake API server: it watches (not polls), survives streams
 that end, resourceVersions that expire and watches that time out, and reports a broken watch
-instead of passing on a partial observation."""
+instead of passing on a partial observation.
+
+(Streams that end and versions that expire are played on demand here; a recorder watching a real
+drain is in test_real_control_plane.py.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Pod security at runtime against the fake API server: Pod Security admission refusals with the
 API server's real Status shape, and container identities read through exec from real stand-in
-processes (pod-like under unshare + setpriv where this machine allows it) or scripted."""
+processes (pod-like under unshare + setpriv where this machine allows it) or scripted.
+
+(Pod Security admission by the real API server is in test_real_control_plane.py; runtime identities
+need running containers, so they stay on the fake until a kind cluster runs here.)
+"""
 
 from __future__ import annotations
 

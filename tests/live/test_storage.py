@@ -1,7 +1,11 @@
 """Storage against the fake API server: claims bound as promised (a class the cluster lacks is a
 skip naming it), expansion (a class that forbids it is a platform gap), StatefulSet pods on their
 own volumes, and data kept across a pod restart, written and read back through exec into real
-folders standing in for the volumes."""
+folders standing in for the volumes.
+
+(KWOK has no storage, so bound volumes and their data stay on the fake until a kind cluster runs
+here.)
+"""
 
 from __future__ import annotations
 
