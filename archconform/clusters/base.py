@@ -169,6 +169,17 @@ def tail_of(path: Path, size: int = 4096) -> str:
         return ""
 
 
+#: The folder holding the archconform package.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def package_env() -> dict[str, str]:
+    """The environment of a child started as ``python -m archconform...`` (the package on its path
+    even when archconform is not installed, as under bin/build-cluster)."""
+    path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """Terminate a child's whole process group, then kill it if it lingers."""
     if proc.poll() is not None:

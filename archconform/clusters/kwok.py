@@ -39,7 +39,7 @@ import yaml
 from .. import nodegroups, toolchain
 from ..errors import ClusterError, PrerequisiteMissing
 from ..nodegroups import NodeGroup
-from .base import ClusterHandle, Provider, last_line, pid_alive, progress, raise_missing, tail_of
+from .base import ClusterHandle, Provider, last_line, package_env, pid_alive, progress, raise_missing, tail_of
 
 #: What a simulated worker offers (a common cloud node shape; the nodes are not real, so this is a
 #: declaration, not a measurement). A document's node groups bring their own capacity.
@@ -299,7 +299,7 @@ class KwokProvider(Provider):
         except BaseException:
             # Half a cluster is still processes of this machine: stop them before saying why.
             # (A benchmark that ran into a dead metrics-server left the API server running.)
-            self.delete()
+            self._stop()
             raise
 
     def _create(self, bins: dict[str, Path], kubeconfig: Path) -> ClusterHandle:
@@ -391,9 +391,7 @@ class KwokProvider(Provider):
             proc = subprocess.Popen([sys.executable, "-m", "archconform.clusters.simvolumes",
                                      "--kubeconfig", str(kubeconfig), "--run-id", self.run_id],
                                     stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd=str(self.root),
-                                    env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                                        p for p in (str(toolchain.ROOT), os.environ.get("PYTHONPATH", "")) if p)})
+                                    start_new_session=True, cwd=str(self.root), env=package_env())
         (pid_dir / "simvolumes.pid").write_text(str(proc.pid))
 
     def nodes(self) -> list[dict]:
@@ -419,6 +417,11 @@ class KwokProvider(Provider):
     def delete(self) -> None:
         if not self.handle or not self.handle.owned or self.keep:
             return
+        self._stop()
+
+    def _stop(self) -> None:
+        """Stop every process of the cluster and remove its folder (whatever --keep-cluster says:
+        create() calls it for a cluster that never became ready)."""
         progress.info("stopping control plane %s", self.name)
         left = stop_pids(self.pids())
         if left:
@@ -426,9 +429,6 @@ class KwokProvider(Provider):
         shutil.rmtree(self.kwok_dir, ignore_errors=True)
         shutil.rmtree(self.workdir / "pids", ignore_errors=True)
         self.handle.owned = False   # idempotent: a second delete() is a no-op
-
-    def describe(self) -> dict:
-        return super().describe()
 
 
 def _log_reason(text: str) -> str:

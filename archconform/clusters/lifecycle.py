@@ -27,12 +27,10 @@ from filelock import FileLock
 from ..errors import ArchconformError, ClusterError
 from ..settings import Timeouts
 from . import make_provider
-from .base import ClusterHandle, Provider, progress
+from .base import ClusterHandle, Provider, package_env, progress
 
 log = logging.getLogger("archconform.clusters")
 
-#: The folder holding the archconform package (children started with -m need it on their path).
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def install_sigterm_as_interrupt() -> None:
@@ -140,9 +138,7 @@ class ClusterSession:
                               "--kind", self.kind, "--run-id", self.run_id, "--workdir", str(self.workdir),
                               "--root", str(self.root)],
                              stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-                             start_new_session=True, cwd=str(self.root),
-                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                                 p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)})
+                             start_new_session=True, cwd=str(self.root), env=package_env())
 
     def release(self) -> None:
         """Delete the cluster if this run created it (idempotent; safe from atexit)."""
