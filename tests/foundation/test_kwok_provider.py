@@ -203,3 +203,33 @@ def test_a_cluster_that_fails_to_start_leaves_no_process(tmp_path: Path, monkeyp
     assert set(seen) >= {"etcd", "kube-apiserver", "kwok-controller"}
     assert not [name for name, pid in seen.items() if pid_alive(pid)]
     assert not provider.kwok_dir.exists() and not provider.handle.owned
+
+
+def test_prepare_builds_what_is_missing_with_progress_and_fails_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                          caplog: pytest.LogCaptureFixture):
+    from archconform import toolchain
+    from archconform.errors import PrerequisiteMissing
+
+    provider = KwokProvider(run_id="prep", workdir=Path("/nonexistent"), timeouts=Timeouts(), root=ROOT)
+    built: list[tuple] = []
+
+    def build(names, *, say):
+        say("kubernetes v1.37.2: go build: 15s, 100/2648 packages compiled")
+        built.append(tuple(names))
+
+    monkeypatch.setattr(toolchain, "missing", lambda set_name="control-plane": ["kubernetes"])
+    monkeypatch.setattr(toolchain, "build", build)
+    caplog.set_level("INFO", logger="archconform.progress")
+    provider.prepare()
+    assert built == [toolchain.SETS["control-plane"]]
+    assert "building the control plane from source (kubernetes)" in caplog.text
+    assert "100/2648 packages compiled" in caplog.text     # the build's progress reaches the run's progress log
+
+    def fails(names, *, say):
+        raise toolchain.BuildError("kubernetes v1.37.2: go mod download: the Go module proxy is not reachable")
+
+    monkeypatch.setattr(toolchain, "build", fails)
+    with pytest.raises(PrerequisiteMissing) as no:
+        provider.prepare()
+    assert str(no.value) == ("--cluster kwok cannot run: kubernetes v1.37.2: go mod download: the Go module proxy "
+                             "is not reachable")
