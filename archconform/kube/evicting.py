@@ -3,7 +3,9 @@
 ``POST /api/v1/namespaces/<ns>/pods/<name>/eviction``. The API server answers 201 (or 200)
 when the pod may go, 429 when a PodDisruptionBudget forbids it ("Cannot evict pod as it would
 violate the pod's disruption budget", with the budget named in the causes), and 500 when the pod
-is covered by more than one PDB. Those answers are results, not exceptions: ``evict`` returns
+is covered by more than one PDB. In a namespace that is being deleted it answers 403 with the
+cause ``NamespaceTerminating`` (admission refuses any new object there, an Eviction included):
+the namespace's own deletion takes the pod, not the eviction. Those answers are results, not exceptions: ``evict`` returns
 an ``EvictionResult``. Only failures to talk to the server at all raise.
 """
 
@@ -18,6 +20,10 @@ from .errors import APIError, NotFound, Unauthorized, Unreachable
 log = logging.getLogger("archconform.kube")
 
 EVICTED, BLOCKED, GONE, ERROR = "evicted", "blocked", "gone", "error"
+#: 403 with the NamespaceTerminating cause: the namespace is being deleted, and the pod with it.
+NAMESPACE_TERMINATING = "namespace-terminating"
+#: The StatusCause type the NamespaceLifecycle admission plugin adds (JSON key "reason").
+NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,8 @@ class EvictionResult:
 
     pod: str
     namespace: str
-    #: "evicted" (2xx), "blocked" (429: a PDB refused), "gone" (404), "error" (anything else).
+    #: "evicted" (2xx), "blocked" (429: a PDB refused), "gone" (404), "namespace-terminating"
+    #: (403 with the NamespaceTerminating cause), "error" (anything else).
     outcome: str
     #: HTTP status code of the answer.
     status: int
@@ -45,6 +52,10 @@ class EvictionResult:
     @property
     def blocked(self) -> bool:
         return self.outcome == BLOCKED
+
+    @property
+    def namespace_terminating(self) -> bool:
+        return self.outcome == NAMESPACE_TERMINATING
 
     def describe(self) -> str:
         """One line: 'pod/ns/name: blocked (429 TooManyRequests): Cannot evict ... (causes)'."""
@@ -79,6 +90,8 @@ def evict(conn: Connection, *, pod: str, namespace: str, grace_period: int | Non
         raise
     except APIError as exc:
         outcome = GONE if isinstance(exc, NotFound) else BLOCKED if exc.status == 429 else ERROR
+        if exc.status == 403 and any(c.get("reason") == NAMESPACE_TERMINATING_CAUSE for c in exc.causes):
+            outcome = NAMESPACE_TERMINATING
         result = EvictionResult(
             pod=pod, namespace=namespace, outcome=outcome, status=exc.status or 0,
             reason=exc.reason, message=exc.server_message,

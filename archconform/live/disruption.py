@@ -11,9 +11,11 @@ Node drains follow ``kubectl drain`` (k8s.io/kubectl/pkg/drain), restated:
   ``--delete-emptydir-data``; the stand-in workload keeps nothing there.)
 - evict each pod through the policy/v1 Eviction subresource. 200/201: it goes. 404: already
   gone. 429: a PodDisruptionBudget says no for now: try that pod again after
-  ``Timeouts.eviction_backoff`` (kubectl: 5 s), until ``Timeouts.drain`` runs out. Anything
-  else (500 when two PDBs cover the pod, 403, ...) cannot be fixed by waiting: the drain fails
-  at once with the server's message.
+  ``Timeouts.eviction_backoff`` (kubectl: 5 s), until ``Timeouts.drain`` runs out. 403 with the
+  cause NamespaceTerminating: the pod's namespace is being deleted; once the pod is marked for
+  deletion the drain waits for it to go, before that it asks again after the backoff (kubectl
+  does both). Anything else (500 when two PDBs cover the pod, another 403, ...) cannot be fixed
+  by waiting: the drain fails at once with the server's message.
 - wait until every evicted pod is gone (not found, or the name now has a different UID).
 - uncordon afterwards: ``spec.unschedulable = false``.
 
@@ -191,6 +193,8 @@ class DrainResult:
 
     nodes: list[str]
     evicted: list[str] = field(default_factory=list)
+    #: Pods whose namespace was being deleted: the eviction was refused, the namespace took them.
+    with_namespace: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     #: Nodes this drain cordoned (and so must uncordon).
@@ -213,7 +217,9 @@ class DrainResult:
 
     def summary(self) -> str:
         took = "unfinished" if self.duration is None else f"took {format_duration(round(self.duration, 1))}"
-        return (f"drain of {', '.join(self.nodes) or 'no nodes'}: {len(self.evicted)} pods evicted, "
+        gone = (f", {len(self.with_namespace)} deleted with their namespace"
+                if self.with_namespace else "")
+        return (f"drain of {', '.join(self.nodes) or 'no nodes'}: {len(self.evicted)} pods evicted{gone}, "
                 f"{len(self.skipped)} skipped, {self.refused} evictions refused by a PDB; {took}")
 
 
@@ -221,6 +227,7 @@ def eviction_log(result: DrainResult) -> str:
     """Every eviction answer of a drain, one per line (the report's evidence)."""
     lines = [result.summary()]
     lines += [f"evicted: {ref}" for ref in result.evicted]
+    lines += [f"deleted with its namespace: {ref}" for ref in result.with_namespace]
     lines += [f"skipped: {ref}: {why}" for ref, why in result.skipped]
     lines += [f"refused at {r.t:.1f}s on node/{r.node}: {r.message}" for r in result.refusals]
     return "\n".join(lines)
@@ -253,6 +260,8 @@ class _NodeDrain:
         self.last_refusal: dict[str, str] = {}
         self.budgets: dict[str, str] = {}
         self.terminating: dict[str, dict] = {}
+        #: Pods whose namespace is being deleted but which are not marked for deletion yet.
+        self.in_deleted_namespace: set[str] = set()
         self.total = len(self.pending)
 
     def _evict(self, ref: str, pod: dict, now: float) -> None:
@@ -264,6 +273,9 @@ class _NodeDrain:
             if answer.allowed:
                 self.terminating[ref] = pod
             progress_log.info("%s evicted from node/%s", ref, self.node)
+            return
+        if answer.namespace_terminating:
+            self._namespace_takes(ref, pod, now)
             return
         if answer.blocked:
             message = answer.describe()
@@ -279,6 +291,26 @@ class _NodeDrain:
             log.info("%s (will retry after %s)", message, format_duration(self.t.eviction_backoff))
             return
         raise DrainFailed(f"cannot drain node/{self.node}: evicting {ref} failed: {answer.describe()}")
+
+    def _namespace_takes(self, ref: str, pod: dict, now: float) -> None:
+        """The namespace is being deleted: wait for the pod once it is marked, ask again before."""
+        md = _md(pod)
+        fresh = self.kube.get("Pod", md["name"], namespace=md["namespace"])
+        if fresh is None or _md(fresh).get("uid") != md.get("uid"):
+            del self.pending[ref]
+            self.in_deleted_namespace.discard(ref)
+            self.result.with_namespace.append(ref)
+            return
+        if _md(fresh).get("deletionTimestamp"):
+            del self.pending[ref]
+            self.in_deleted_namespace.discard(ref)
+            self.result.with_namespace.append(ref)
+            self.terminating[ref] = pod
+            progress_log.info("%s is deleted with its namespace (eviction refused: namespace %s is "
+                              "being terminated); waiting for it to go", ref, md["namespace"])
+            return
+        self.in_deleted_namespace.add(ref)
+        self.next_try[ref] = now + self.t.eviction_backoff
 
     def _gone(self, ref: str, pod: dict) -> bool:
         md = _md(pod)
@@ -300,8 +332,11 @@ class _NodeDrain:
         blocked: dict[str, list[str]] = {}
         cause: dict[str, str] = {}
         untried = []
+        doomed = []
         for ref in self.pending:
-            if ref in self.refused:
+            if ref in self.in_deleted_namespace:
+                doomed.append(ref)
+            elif ref in self.refused:
                 budget = self.budgets.get(ref) or "PDB unknown"
                 blocked.setdefault(budget, []).append(f"{ref} ({self.refused[ref]} refusals)")
                 cause.setdefault(budget, self.last_refusal.get(ref, ""))
@@ -310,12 +345,14 @@ class _NodeDrain:
         parts = [f"eviction refused by {budget}: {', '.join(pods)}"
                  + (f" (server: {cause[budget]})" if cause[budget] else "")
                  for budget, pods in blocked.items()]
+        if doomed:
+            parts.append("in a namespace being deleted, not yet marked for deletion: " + ", ".join(doomed))
         if untried:
             parts.append("not yet evicted: " + ", ".join(untried))
         if self.terminating:
-            parts.append("evicted, still terminating: " + ", ".join(self.terminating))
+            parts.append("still terminating: " + ", ".join(self.terminating))
         done = self.total - len(self.pending)
-        parts.append(f"{done} of {self.total} pods evicted")
+        parts.append(f"{done} of {self.total} pods evicted or deleted with their namespace")
         return "; ".join(parts)
 
 

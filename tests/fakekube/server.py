@@ -800,10 +800,8 @@ class FakeKube:
             if ns_obj is None:
                 raise Reject(statuses.not_found("namespaces", md["namespace"]))
             if (ns_obj.get("status") or {}).get("phase") == "Terminating":
-                raise Reject(statuses.forbidden(res.plural, name,
-                                                f"unable to create new content in namespace "
-                                                f"{md['namespace']} because it is being terminated",
-                                                res.group))
+                raise Reject(statuses.namespace_terminating(res.plural, name, md["namespace"],
+                                                            res.group))
         if self.store.get(res, md.get("namespace"), name) is not None:
             raise Reject(statuses.already_exists(res.plural, name, res.group))
         obj = self._admit(res, obj)
@@ -1081,6 +1079,9 @@ class FakeKube:
             raise Reject(statuses.bad_request("the body of an eviction must be an Eviction"))
         with self.store.cond:
             pod = self._existing(pods, namespace, name)
+            ns_obj = self.store.get(self.catalog.by_kind("Namespace"), None, namespace)
+            if ((ns_obj or {}).get("status") or {}).get("phase") == "Terminating":
+                raise Reject(statuses.namespace_terminating(pods.plural, name, namespace))
             dry = "All" in ((body.get("deleteOptions") or {}).get("dryRun") or []) or \
                 self._dry_run(req)
             answer = None

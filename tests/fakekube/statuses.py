@@ -95,6 +95,16 @@ def forbidden(plural: str, name: str, why: str, group: str = "") -> dict:
                   name=name, group=group or None, kind=plural)
 
 
+def namespace_terminating(plural: str, name: str, namespace: str, group: str = "") -> dict:
+    """The NamespaceLifecycle admission plugin's refusal (403) of anything new (an Eviction
+    included) in a namespace being deleted, with the NamespaceTerminating cause it adds."""
+    body = forbidden(plural, name, f"unable to create new content in namespace {namespace} "
+                                   "because it is being terminated", group)
+    body["details"]["causes"] = [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                  "message": f"namespace {namespace} is being terminated"}]
+    return body
+
+
 def quota_exceeded(plural: str, name: str, *, quota: str, requested: str, used: str,
                    limited: str, group: str = "") -> dict:
     """The ResourceQuota admission plugin's refusal (403)."""

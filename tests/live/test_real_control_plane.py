@@ -9,6 +9,8 @@ checked here is the control plane's answer, never a container's.
 from __future__ import annotations
 
 import copy
+import secrets
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from archconform.kube import Kube
 from archconform.live import quota, rbac, scheduling, security
 from archconform.live.autoscaling import ScalingSession
 from archconform.live.deploy import deploy_system, remove_system
-from archconform.live.disruption import DisruptionSession
+from archconform.live.disruption import DisruptionSession, drained
 from archconform.live.lifecycle import TenantFlow
 from archconform.live.simload import USAGE_ANNOTATION, SimulatedLoad
 from archconform.manifests import render
@@ -120,6 +122,60 @@ def test_a_drain_through_the_eviction_api_keeps_the_pdb(real_kube: Kube, real_na
     assert verdict.min_ready is not None and verdict.min_ready >= 2
     # every node is schedulable again afterwards
     assert not any((n.get("spec") or {}).get("unschedulable") for n in real_kube.list("Node"))
+
+
+def test_a_drain_waits_for_a_pod_whose_namespace_is_being_deleted(real_kube: Kube, tmp_path):
+    """CI found it: a pod of a namespace being deleted sits on the node being drained. The real
+    server refuses its eviction (403, cause NamespaceTerminating) before and after the namespace
+    controller marks it for deletion; the drain must wait for it, not fail (kubectl drain waits).
+    A finalizer of the test's own holds the pod until the test has seen it marked."""
+    ns = f"doomed-{secrets.token_hex(3)}"
+    node = "archconform-tests-real-data-3"   # a tainted group: no other test's pod lands there
+    hold = "archconform.test/hold"
+    labels = {"app": "doomed"}
+    real_kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
+    real_kube.wait_for(f"serviceaccount/{ns}/default", lambda: (
+        real_kube.get("ServiceAccount", "default", namespace=ns) is not None, "not yet created"), timeout=30)
+    real_kube.apply([{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "doomed", "namespace": ns},
+                      "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                               "template": {"metadata": {"labels": labels},
+                                            "spec": {"nodeSelector": {"kubernetes.io/hostname": node},
+                                                     "tolerations": [{"operator": "Exists"}],
+                                                     "containers": [{"name": "app", "image": "workload:1"}]}}}}])
+    real_kube.wait_for_deployment_ready("doomed", namespace=ns, timeout=60)
+    pod = real_kube.list("Pod", namespace=ns, label_selector=labels)[0]
+    name = pod["metadata"]["name"]
+    real_kube.patch("Pod", name, {"metadata": {"finalizers": [hold]}}, namespace=ns)
+    stop = threading.Event()
+    seen_marked: list[str] = []
+
+    def release_once_marked() -> None:
+        while not stop.wait(0.2):
+            now = real_kube.get("Pod", name, namespace=ns)
+            if now is None:
+                return
+            if now["metadata"].get("deletionTimestamp"):
+                seen_marked.append(now["metadata"]["deletionTimestamp"])
+                real_kube.patch("Pod", name, {"metadata": {"finalizers": None}}, namespace=ns)
+                return
+
+    real_kube.delete("Namespace", ns)
+    releaser = threading.Thread(target=release_once_marked, daemon=True)
+    releaser.start()
+    try:
+        with drained(real_kube, [node]) as result:
+            pass
+    finally:
+        stop.set()
+        releaser.join(5)
+        if real_kube.get("Pod", name, namespace=ns) is not None:
+            real_kube.patch("Pod", name, {"metadata": {"finalizers": None}}, namespace=ns)
+    ref = f"pod/{ns}/{name}"
+    assert result.with_namespace == [ref] and ref not in result.evicted
+    assert seen_marked, "the drain ended before the namespace controller marked the pod"
+    assert real_kube.get("Pod", name, namespace=ns) is None
+    assert "1 deleted with their namespace" in result.summary()
+    assert not (real_kube.get("Node", node).get("spec") or {}).get("unschedulable")
 
 
 def test_a_rollout_and_a_rollback_through_the_real_deployment_controller(real_kube: Kube, real_namespace: str, tmp_path):
