@@ -50,6 +50,10 @@ exit 0
 '''
 
 
+#: Tools a provider looks for: hidden from the PATH the fakes run with, whatever else is there.
+HIDDEN = ("kind", "docker", "eksctl")
+
+
 def install(directory: Path, *, kind: bool = True, docker: bool = True) -> dict[str, str]:
     """Write the fakes into `directory`; return env vars that put them first on PATH."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -59,26 +63,33 @@ def install(directory: Path, *, kind: bool = True, docker: bool = True) -> dict[
             path.write_text(body)
             path.chmod(path.stat().st_mode | stat.S_IEXEC | stat.S_IXGRP | stat.S_IXOTH)
     (directory / "calls.log").touch()
-    return {"FAKE_BIN_DIR": str(directory), "PATH": f"{directory}{os.pathsep}{minimal_path()}"}
+    shadow = shadow_path(directory.parent / f"{directory.name}-system", *HIDDEN)
+    return {"FAKE_BIN_DIR": str(directory), "PATH": f"{directory}{os.pathsep}{shadow}"}
 
 
-def minimal_path() -> str:
-    """PATH without any real kind/docker/eksctl, but with python, bash, kubectl and coreutils."""
-    keep = []
+def shadow_path(directory: Path, *tools: str) -> str:
+    """A PATH of one folder that links every executable on the real PATH except ``tools``.
+
+    Leaving PATH entries out cannot hide a tool that shares its folder with python3 and bash
+    (Debian's docker.io puts docker in /usr/bin); a folder of links can. The first of two
+    executables with one name wins, as on PATH."""
+    directory.mkdir(parents=True, exist_ok=True)
     for entry in os.environ.get("PATH", "").split(os.pathsep):
-        if not entry:
+        if not entry or not os.path.isdir(entry):
             continue
-        if any((Path(entry) / tool).exists() for tool in ("kind", "docker", "eksctl")) and \
-                not any((Path(entry) / tool).exists() for tool in ("python3", "bash", "kubectl")):
-            continue
-        keep.append(entry)
-    return os.pathsep.join(keep)
+        for name in os.listdir(entry):
+            link = directory / name
+            if name in tools or os.path.lexists(link):
+                continue
+            target = os.path.join(entry, name)
+            if os.path.isfile(target) and os.access(target, os.X_OK):
+                link.symlink_to(target)
+    return str(directory)
 
 
-def path_without(*tools: str) -> str:
-    """PATH with every entry that holds one of ``tools`` left out (a machine without Go, say)."""
-    return os.pathsep.join(e for e in os.environ.get("PATH", "").split(os.pathsep)
-                           if e and not any((Path(e) / tool).exists() for tool in tools))
+def path_without(directory: Path, *tools: str) -> str:
+    """PATH with ``tools`` hidden (a machine without Go, say): a folder of links in ``directory``."""
+    return shadow_path(directory / f"path-without-{'-'.join(tools)}", *tools)
 
 
 def calls(directory: Path) -> list[str]:

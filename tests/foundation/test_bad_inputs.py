@@ -49,7 +49,7 @@ CASES = [
     ("unknown cluster kind", ["--cluster", "bogus"], lambda p: {},
      "--cluster 'bogus' is not a cluster kind; choose one of: none, kind, kwok, k3s, eks, existing"),
     ("kwok not built, no Go", ["--cluster", "kwok"],
-     lambda p: {"ARCHCONFORM_CACHE": str(p / "empty-cache"), "PATH": fakebin.path_without("go")},
+     lambda p: {"ARCHCONFORM_CACHE": str(p / "empty-cache"), "PATH": fakebin.path_without(p, "go")},
      "--cluster kwok cannot run: the control plane is not built (kubernetes, etcd, kwok, metrics-server missing) "
      "and cannot be: Go is not installed (go not found on PATH)"),
     ("reuse with kwok", ["--cluster", "kwok", "--reuse-cluster", "x"], lambda p: {},
@@ -141,3 +141,21 @@ def test_unknown_step_is_one_line_naming_feature_line_and_scenario(project: Path
     assert rc == 1, output
     assert "Traceback" not in output
     assert "features/x.feature:3: unknown step 'Given a phrase nobody defined' in scenario 'a promise'" in output, output
+
+
+def test_the_fake_path_hides_docker_even_beside_python_and_bash(tmp_path: Path, monkeypatch):
+    """Debian's docker.io installs /usr/bin/docker, next to python3 and bash: the "docker not
+    found" cases above must still not see it."""
+    shared = tmp_path / "usr-bin"
+    shared.mkdir()
+    for name in ("docker", "kind", "bash", "python3"):
+        (shared / name).write_text("#!/bin/sh\n")
+        (shared / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shared}{os.pathsep}{os.environ['PATH']}")
+    env = fakebin.install(tmp_path / "bin", docker=False, kind=False)
+    import shutil
+
+    assert shutil.which("docker", path=env["PATH"]) is None
+    assert shutil.which("kind", path=env["PATH"]) is None
+    assert shutil.which("bash", path=env["PATH"]) is not None
+    assert shutil.which("python3", path=env["PATH"]) is not None

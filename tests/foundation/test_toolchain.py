@@ -31,7 +31,7 @@ def test_check_names_what_is_missing_in_an_empty_cache(tmp_path: Path):
 
 
 def test_without_go_it_says_so_in_one_line(tmp_path: Path):
-    proc = run([], {"ARCHCONFORM_CACHE": str(tmp_path), "PATH": fakebin.path_without("go")})
+    proc = run([], {"ARCHCONFORM_CACHE": str(tmp_path), "PATH": fakebin.path_without(tmp_path, "go")})
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "archconform: Go is not installed (go not found on PATH): building Kubernetes from source needs Go >= 1.26 "
