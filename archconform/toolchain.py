@@ -8,6 +8,7 @@ version and by a hash of everything that decides the binaries (go.mod, go.sum, f
 version). A second build with the same inputs is a no-op.
 
     bin/build-cluster               # the control plane for --cluster kwok (what is missing)
+    bin/build-cluster node          # kind and a kind node's pieces (kubelet, containerd, runc, ...)
     bin/build-cluster --check       # exit 1 and name what is missing, build nothing
     bin/build-cluster --where       # print the folder of each component
 
@@ -57,10 +58,18 @@ class Component:
     binaries: dict[str, str]
     #: -X settings (package.variable → value), so each binary reports its real version.
     version_vars: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Build tags (runc's seccomp support, say).
+    tags: tuple[str, ...] = ()
+    #: True: built with cgo and linked statically (runc needs libseccomp); else CGO_ENABLED=0.
+    cgo: bool = False
+    #: Debian packages a cgo build needs (installed with apt-get when missing, as root).
+    apt_packages: tuple[str, ...] = ()
+    #: The build module's folder under clusters/build/ (default: the component's name).
+    module: str = ""
 
     @property
     def module_dir(self) -> Path:
-        return BUILD_DIR / self.name
+        return BUILD_DIR / (self.module or self.name)
 
 
 def _k8s_version_vars(version: str) -> dict[str, str]:
@@ -79,6 +88,17 @@ KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.6.17"
 KWOK_VERSION = "v0.8.0"
 METRICS_SERVER_VERSION = "v0.8.0"
+# The data plane of a kind node built here (bin/build-cluster node).
+CONTAINERD_VERSION = "v2.4.2"
+RUNC_VERSION = "v1.5.3"
+CRI_TOOLS_VERSION = "v1.37.0"
+CNI_PLUGINS_VERSION = "v1.10.0"
+#: What kubeadm v1.37.2 deploys (cmd/kubeadm/app/constants: CoreDNSVersion).
+COREDNS_VERSION = "v1.14.6"
+KUBE_NETWORK_POLICIES_VERSION = "v0.8.0"
+#: kind v0.33.0 builds its provisioner from v0.0.34; the module proxy serves up to v0.0.30.
+LOCAL_PATH_PROVISIONER_VERSION = "v0.0.30"
+KIND_VERSION = "v0.33.0"
 
 COMPONENTS: dict[str, Component] = {c.name: c for c in (
     Component("kubernetes", KUBERNETES_VERSION, {
@@ -102,11 +122,44 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
     Component("metrics-server", METRICS_SERVER_VERSION,
               {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
               {"k8s.io/client-go/pkg/version.gitVersion": METRICS_SERVER_VERSION}),
+    Component("kubernetes-node", KUBERNETES_VERSION, {
+        "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+        "kubeadm": "k8s.io/kubernetes/cmd/kubeadm",
+        "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
+    }, _k8s_version_vars(KUBERNETES_VERSION)),
+    Component("containerd", CONTAINERD_VERSION, {
+        "containerd": "github.com/containerd/containerd/v2/cmd/containerd",
+        "ctr": "github.com/containerd/containerd/v2/cmd/ctr",
+        "containerd-shim-runc-v2": "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+    }, {"github.com/containerd/containerd/v2/version.Version": CONTAINERD_VERSION}),
+    # runc reads its version from the VERSION file it embeds; seccomp needs cgo and libseccomp.
+    Component("runc", RUNC_VERSION, {"runc": "github.com/opencontainers/runc"},
+              tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"), cgo=True,
+              apt_packages=("libseccomp-dev", "pkg-config")),
+    Component("cri-tools", CRI_TOOLS_VERSION, {"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
+              {"sigs.k8s.io/cri-tools/pkg/version.Version": CRI_TOOLS_VERSION}),
+    Component("cni-plugins", CNI_PLUGINS_VERSION, {
+        name: f"github.com/containernetworking/plugins/plugins/{kind}/{name}"
+        for kind, name in (("main", "ptp"), ("main", "bridge"), ("main", "loopback"),
+                           ("ipam", "host-local"), ("meta", "portmap"))
+    }, {"github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion": CNI_PLUGINS_VERSION}),
+    # CoreDNS's version is a constant of its coremain package.
+    Component("coredns", COREDNS_VERSION, {"coredns": "github.com/coredns/coredns"}),
+    Component("kube-network-policies", KUBE_NETWORK_POLICIES_VERSION,
+              {"netpol": "sigs.k8s.io/kube-network-policies/cmd"}),
+    Component("local-path-provisioner", LOCAL_PATH_PROVISIONER_VERSION,
+              {"local-path-provisioner": "github.com/rancher/local-path-provisioner"},
+              {"main.VERSION": LOCAL_PATH_PROVISIONER_VERSION}),
+    # kind's version is a constant of its version package.
+    Component("kind", KIND_VERSION, {"kind": "sigs.k8s.io/kind"}),
 )}
 
 #: Named sets a provider asks for.
 SETS: dict[str, tuple[str, ...]] = {
     "control-plane": ("kubernetes", "etcd", "kwok", "metrics-server"),
+    # a kind node image built here (archconform.kindnode) and the kind CLI that starts it
+    "node": ("kubernetes", "kubernetes-node", "etcd", "metrics-server", "containerd", "runc", "cri-tools",
+             "cni-plugins", "coredns", "kube-network-policies", "local-path-provisioner", "kind"),
 }
 
 
@@ -121,12 +174,12 @@ def cache_dir() -> Path:
     return Path(base) / "archconform"
 
 
-def go_env() -> dict[str, str]:
+def go_env(cgo: bool = False) -> dict[str, str]:
     """The environment of every go command: our own caches, static binaries, no VCS stamping."""
     cache = cache_dir()
     env = dict(os.environ)
     env.update(GOMODCACHE=str(cache / "go" / "mod"), GOCACHE=str(cache / "go" / "build"),
-               CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false", GOTOOLCHAIN="local",
+               CGO_ENABLED="1" if cgo else "0", GOFLAGS="-mod=readonly -buildvcs=false", GOTOOLCHAIN="local",
                GOWORK="off")
     return env
 
@@ -163,6 +216,8 @@ def _key(component: Component, go_ver: str) -> str:
         h.update((component.module_dir / name).read_bytes())
     h.update(json.dumps([component.binaries, component.version_vars, go_ver, _LDFLAGS_BASE],
                         sort_keys=True).encode())
+    if component.tags or component.cgo:   # keys of the components built before these existed stay put
+        h.update(json.dumps([list(component.tags), component.cgo, _STATIC_CGO]).encode())
     return h.hexdigest()[:12]
 
 
@@ -206,6 +261,8 @@ def missing(set_name: str = "control-plane") -> list[str]:
 # building
 # ------------------------------------------------------------------------------------------
 _LDFLAGS_BASE = ["-s", "-w"]
+#: How a cgo binary is linked: statically, so it runs in any Debian root filesystem.
+_STATIC_CGO = ["-linkmode", "external", "-extldflags", "-static"]
 
 
 def _last_line(text: str | bytes | None) -> str:
@@ -234,10 +291,10 @@ def _lock(say):
 
 
 def _run_go(go: str, args: list[str], *, cwd: Path, what: str, say, count_lines: int | None = None,
-            timeout: float = 3600.0) -> str:
+            timeout: float = 3600.0, cgo: bool = False) -> str:
     """Run a go command, printing progress every PROGRESS_EVERY seconds; one-line BuildError on failure."""
     start = time.monotonic()
-    proc = subprocess.Popen([go, *args], cwd=cwd, env=go_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen([go, *args], cwd=cwd, env=go_env(cgo), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines: list[str] = []
     err_lines: list[str] = []
@@ -287,11 +344,37 @@ def _module_sum(component: Component, module_path: str) -> str:
     return ""
 
 
+def _main_module(component: Component) -> str:
+    """The module of the component's first main package: the longest go.sum module prefixing it."""
+    package = next(iter(component.binaries.values()))
+    modules = {line.split()[0] for line in (component.module_dir / "go.sum").read_text().splitlines() if line.strip()}
+    found = [m for m in modules if package == m or package.startswith(m + "/")]
+    return max(found, key=len) if found else package.split("/cmd/")[0]
+
+
 def _go_binary_name(package: str) -> str:
     """The file `go build -o DIR/` writes for a main package: its last path element, skipping a
     major-version suffix (go.etcd.io/etcd/server/v3 -> server)."""
     parts = package.split("/")
     return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1 else parts[-1]
+
+
+def _ensure_apt(component: Component, say) -> None:
+    """The Debian packages a cgo build links against (libseccomp's static library, say)."""
+    missing = [p for p in component.apt_packages
+               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+                                 text=True).stdout.strip() != "install ok installed"]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise BuildError(f"{component.name} {component.version} needs the Debian packages {', '.join(missing)} "
+                         "(apt-get install as root)")
+    say(f"{component.name}: apt-get install {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for args in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise BuildError(f"{' '.join(args[:2])} {' '.join(missing)} failed: {_last_line(proc.stdout + proc.stderr)}")
 
 
 def build_component(component: Component, go: str, go_ver: str, say=_print) -> Path:
@@ -301,19 +384,32 @@ def build_component(component: Component, go: str, go_ver: str, say=_print) -> P
         return final
     started = time.monotonic()
     label = f"{component.name} {component.version}"
+    wants = re.search(r"^go (\d+)\.(\d+)(?:\.(\d+))?", (component.module_dir / "go.mod").read_text(), re.M)
+    have = re.match(r"go(\d+)\.(\d+)(?:\.(\d+))?", go_ver)
+    if wants and have:
+        need = tuple(int(x or 0) for x in wants.groups())
+        if tuple(int(x or 0) for x in have.groups()) < need:
+            raise BuildError(f"{label} needs Go >= {'.'.join(map(str, need))} (clusters/build/{component.module or component.name}"
+                             f"/go.mod); {go} is {go_ver}")
     say(f"{label}: downloading modules (pinned by clusters/build/{component.name}/go.sum)")
     _run_go(go, ["mod", "download"], cwd=component.module_dir, what=f"{label}: go mod download", say=say)
     packages = list(component.binaries.values())
-    deps = _run_go(go, ["list", "-deps", *packages], cwd=component.module_dir, what=f"{label}: go list", say=say)
+    tag_args = ["-tags", " ".join(component.tags)] if component.tags else []
+    if component.cgo:
+        _ensure_apt(component, say)
+    deps = _run_go(go, ["list", *tag_args, "-deps", *packages], cwd=component.module_dir,
+                   what=f"{label}: go list", say=say, cgo=component.cgo)
     total = len([ln for ln in deps.splitlines() if ln.strip()])
     say(f"{label}: compiling {', '.join(component.binaries)} ({total} packages; cold builds take minutes)")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{component.name}-", dir=final.parent))
     try:
-        ldflags = [*_LDFLAGS_BASE, *(f"-X {k}={v}" for k, v in sorted(component.version_vars.items()))]
+        ldflags = [*_LDFLAGS_BASE, *(_STATIC_CGO if component.cgo else []),
+                   *(f"-X {k}={v}" for k, v in sorted(component.version_vars.items()))]
         # One `go build` for all of a component's binaries: shared packages compile once.
-        _run_go(go, ["build", "-v", "-trimpath", "-ldflags", " ".join(ldflags), "-o", str(tmp) + "/", *packages],
-                cwd=component.module_dir, what=f"{label}: go build", say=say, count_lines=total)
+        _run_go(go, ["build", "-v", "-trimpath", *tag_args, "-ldflags", " ".join(ldflags), "-o", str(tmp) + "/",
+                     *packages],
+                cwd=component.module_dir, what=f"{label}: go build", say=say, count_lines=total, cgo=component.cgo)
         for name, pkg in component.binaries.items():
             built = tmp / _go_binary_name(pkg)
             if built.name != name and built.is_file():
@@ -321,7 +417,7 @@ def build_component(component: Component, go: str, go_ver: str, say=_print) -> P
             if not (tmp / name).is_file():
                 raise BuildError(f"{label}: go build produced no {name}")
         seconds = round(time.monotonic() - started, 1)
-        main_module = next(iter(component.binaries.values())).split("/cmd/")[0]
+        main_module = _main_module(component)
         record = {"component": component.name, "version": component.version, "go": go_ver,
                   "binaries": sorted(component.binaries), "module": main_module,
                   "module_sum": _module_sum(component, main_module), "version_vars": component.version_vars,

@@ -50,10 +50,35 @@ def test_without_the_module_proxy_it_says_so_in_one_line(tmp_path: Path):
 
 
 def test_an_unknown_component_is_one_line():
-    proc = run(["kubelet"], {})
+    proc = run(["kubelett"], {})
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("archconform: unknown component 'kubelet'; choose from kubernetes, etcd, kwok, "
-                                   "metrics-server or a set: control-plane")
+    assert proc.stderr.strip() == (
+        "archconform: unknown component 'kubelett'; choose from kubernetes, etcd, kwok, metrics-server, "
+        "kubernetes-node, containerd, runc, cri-tools, cni-plugins, coredns, kube-network-policies, "
+        "local-path-provisioner, kind or a set: control-plane, node")
+
+
+def test_a_module_that_needs_a_newer_go_is_one_line(tmp_path, monkeypatch):
+    """cni-plugins v1.10.0 needs Go 1.26.8: an older Go is named before anything is downloaded."""
+    monkeypatch.setenv("ARCHCONFORM_CACHE", str(tmp_path))
+    with pytest.raises(toolchain.BuildError) as err:
+        toolchain.build_component(toolchain.COMPONENTS["cni-plugins"], "/usr/bin/go-old", "go1.26.7",
+                                  say=lambda m: None)
+    assert str(err.value) == ("cni-plugins v1.10.0 needs Go >= 1.26.8 (clusters/build/cni-plugins/go.mod); "
+                              "/usr/bin/go-old is go1.26.7")
+
+
+def test_every_node_component_builds_with_its_real_version_settings():
+    """What bin/build-cluster node builds: runc with cgo and seccomp, static; the rest pure Go."""
+    runc = toolchain.COMPONENTS["runc"]
+    assert runc.cgo and "seccomp" in runc.tags and "libseccomp-dev" in runc.apt_packages
+    assert toolchain._main_module(toolchain.COMPONENTS["cni-plugins"]) == "github.com/containernetworking/plugins"
+    assert toolchain._main_module(toolchain.COMPONENTS["kube-network-policies"]) == \
+        "sigs.k8s.io/kube-network-policies"
+    assert set(toolchain.SETS["node"]) >= {"kubernetes-node", "containerd", "runc", "cri-tools", "cni-plugins",
+                                           "coredns", "kind"}
+    for name in toolchain.SETS["node"]:
+        assert (toolchain.COMPONENTS[name].module_dir / "go.sum").is_file(), name
 
 
 def test_the_cache_key_follows_every_input(tmp_path: Path):
