@@ -26,5 +26,7 @@ def logs(conn: Connection, *, pod: str, namespace: str, container: str | None = 
         query.append(("limitBytes", int(limit_bytes)))
     text = conn.request("GET", res.path(name=pod, namespace=namespace, subresource="log"),
                         query=query, action="read logs of", target=res.ref(pod, namespace),
-                        accept="text/plain")
+                        # kube-apiserver v1.37.2 answers 406 to "Accept: text/plain" (found on a real
+                        # kind cluster); client-go asks for "application/json, */*" and gets the text
+                        accept="application/json, */*")
     return text if isinstance(text, str) else "" if text is None else str(text)

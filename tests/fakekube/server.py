@@ -558,6 +558,12 @@ class FakeKube:
             self._send(h, 200, self._scale(req, res, route.namespace, name))
             return
         if sub == "log":
+            accept = [a.split(";")[0].strip() for a in (h.headers.get("Accept") or "*/*").split(",")]
+            if not any(a in ("*/*", "application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+                       for a in accept):
+                # what kube-apiserver v1.37.2 answers to "Accept: text/plain" (seen on a real kind cluster)
+                raise Reject(statuses.status(406, "NotAcceptable", "only the following media types are accepted: "
+                                             "application/json, application/yaml, application/vnd.kubernetes.protobuf"))
             pod = self._existing(res, route.namespace, name)
             text = self._logs_hook(LogCall(route.namespace or "", name, req.param("container"),
                                            req.query, pod)) if self._logs_hook else ""
