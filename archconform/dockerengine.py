@@ -34,6 +34,8 @@ STOP_TIMEOUT = 60.0
 PROGRESS_EVERY = 15.0
 #: The Debian package and what it provides.
 PACKAGE = "docker.io"
+#: Where a running dockerd writes its pid (its default).
+DOCKERD_PIDFILE = Path("/var/run/docker.pid")
 
 
 class EngineError(Exception):
@@ -137,8 +139,8 @@ def start(*, say=_say, timeout: float = START_TIMEOUT) -> str:
         raise EngineError(f"{PACKAGE} is installed but dockerd is not on PATH")
     if os.geteuid() != 0:
         raise EngineError("no Docker daemon answers; starting dockerd needs root (start Docker yourself)")
-    if Path("/var/run/docker.pid").exists() and not ours():
-        pid_text = Path("/var/run/docker.pid").read_text().strip()
+    if DOCKERD_PIDFILE.exists() and not ours():
+        pid_text = DOCKERD_PIDFILE.read_text().strip()
         if pid_text.isdigit() and _pid_alive(int(pid_text)):
             raise EngineError(f"a dockerd (pid {pid_text}) runs but does not answer on /var/run/docker.sock; "
                               "it is not ours, so it is left alone: look at its log")

@@ -51,6 +51,8 @@ def fakes(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("ARCHCONFORM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(dockerengine.os, "geteuid", lambda: 0)
     monkeypatch.setattr(dockerengine, "PROGRESS_EVERY", 0.5)
+    # a real dockerd may run on this machine: its pid file is not the fakes' business
+    monkeypatch.setattr(dockerengine, "DOCKERD_PIDFILE", tmp_path / "docker.pid")
     yield tmp_path
     dockerengine.stop(say=lambda m: None)
 
@@ -118,3 +120,16 @@ def test_the_command_prints_one_line_and_no_traceback(fakes: Path):
                           text=True, env=env, timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.strip() == "no Docker daemon answers; dockerd not installed (docker.io)"
+
+
+def test_a_dockerd_that_runs_but_does_not_answer_and_is_not_ours_is_left_alone(fakes: Path, monkeypatch):
+    keeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (fakes / "docker.pid").write_text(str(keeper.pid))
+        with pytest.raises(dockerengine.EngineError) as err:
+            dockerengine.start(say=lambda m: None)
+        assert f"a dockerd (pid {keeper.pid}) runs but does not answer" in str(err.value)
+        assert keeper.poll() is None
+    finally:
+        keeper.kill()
+        keeper.wait()
