@@ -69,6 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--workload-image", default=None, metavar="IMAGE",
                     help="the stand-in workload image (default archconform/workload:0.1.0, built and loaded "
                          "on kind/k3s; on eks/existing push it to a registry and name it here)")
+    group.addoption("--kind-node-image", default="upstream", choices=("upstream", "local"), metavar="WHICH",
+                    help="for --cluster kind: upstream (default: kind v0.33.0's pinned kindest/node image, "
+                         "pulled by Docker) or local (a node image built on this machine from source and "
+                         "Debian packages, no registry; built on first use, see README)")
     group.addoption("--run-id", default=None, metavar="ID",
                     help="label for this run's objects and cluster name (default: random)")
 
@@ -95,6 +99,8 @@ def _validate_options(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--context is only for --cluster existing (got --cluster {opt.cluster})")
     if opt.reuse_cluster and opt.cluster not in ("kind", "eks"):
         raise pytest.UsageError("--reuse-cluster works with --cluster kind or eks")
+    if opt.kind_node_image != "upstream" and opt.cluster != "kind":
+        raise pytest.UsageError(f"--kind-node-image is only for --cluster kind (got --cluster {opt.cluster})")
     for name in opt.system:
         if name not in SYSTEMS:
             raise pytest.UsageError(f"--system {name!r} is not a known document; choose from: "
@@ -212,7 +218,8 @@ def pytest_configure(config: pytest.Config) -> None:
     owner = config.workerinput["archconform_owner_pid"] if _is_worker(config) else os.getpid()
     session = ClusterSession(kind=kind, run_id=run_id, workdir=root / "reports" / ".runs" / run_id, root=root,
                              keep=config.option.keep_cluster, reuse=config.option.reuse_cluster,
-                             context=config.option.context, bootstrap=_bootstrap, owner_pid=owner)
+                             context=config.option.context, bootstrap=_bootstrap, owner_pid=owner,
+                             options=_provider_options(config))
     config.stash[_SESSION_KEY] = session
     if not _is_worker(config):
         try:
@@ -301,8 +308,12 @@ def system_of(item: pytest.Item) -> str | None:
 AREA_NEEDS = {"probes": frozenset({"probes"}), "storage": frozenset({"volumes"})}
 
 
-def _lacks(kind: str) -> dict[str, str]:
-    return {} if kind == "none" else dict(provider_class(kind).lacks)
+def _provider_options(config: pytest.Config) -> dict:
+    return {"node_image": config.option.kind_node_image} if config.option.cluster == "kind" else {}
+
+
+def _lacks(kind: str, options: dict | None = None) -> dict[str, str]:
+    return {} if kind == "none" else provider_class(kind).lacks_for(options)
 
 
 def scenario_needs(item: pytest.Item) -> set[str]:
@@ -340,7 +351,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     kind = config.option.cluster
-    lacks = _lacks(kind)
+    lacks = _lacks(kind, _provider_options(config))
     for item in items:
         if item.get_closest_marker("live") and kind == "none":
             item.add_marker(pytest.mark.skip(reason=LIVE_REASON))

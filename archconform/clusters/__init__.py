@@ -31,10 +31,10 @@ def provider_class(kind: str) -> type[Provider]:
 
 def make_provider(kind: str, *, run_id: str, workdir: Path, timeouts: Timeouts | None = None,
                   keep: bool = False, reuse: str | None = None, context: str | None = None,
-                  root: Path | None = None) -> Provider:
+                  root: Path | None = None, options: dict | None = None) -> Provider:
     cls = provider_class(kind)
     return cls(run_id=run_id, workdir=workdir, timeouts=timeouts or Timeouts.for_cluster(kind),
-                         keep=keep, reuse=reuse, context=context, root=root)
+               keep=keep, reuse=reuse, context=context, root=root, options=options)
 
 
 __all__ = ["ALL_KINDS", "CAPABILITIES", "LIVE_KINDS", "WORKLOAD_IMAGE", "ClusterHandle", "Provider", "make_provider",

@@ -80,8 +80,11 @@ class Provider(ABC):
     reaped: bool = False
 
     def __init__(self, *, run_id: str, workdir: Path, timeouts: Timeouts, keep: bool = False,
-                 reuse: str | None = None, context: str | None = None, root: Path | None = None):
+                 reuse: str | None = None, context: str | None = None, root: Path | None = None,
+                 options: dict | None = None):
         self.run_id = run_id
+        #: Kind-specific choices from the command line (kind: ``node_image``).
+        self.options = dict(options or {})
         self.workdir = Path(workdir)
         self.timeouts = timeouts
         self.keep = keep
@@ -92,6 +95,11 @@ class Provider(ABC):
         self.handle: ClusterHandle | None = None
 
     # -- the interface -------------------------------------------------------------------
+    @classmethod
+    def lacks_for(cls, options: dict | None = None) -> dict[str, str]:
+        """What this kind cannot show with these options (default: ``lacks``)."""
+        return dict(cls.lacks)
+
     @abstractmethod
     def check_prerequisites(self) -> None:
         """Fail within seconds, in one line, if a tool or service this kind needs is missing."""

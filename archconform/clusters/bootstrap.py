@@ -63,7 +63,8 @@ def _bootstrap(kube, provider: Provider, handle: ClusterHandle, image: str) -> N
     kube.check_reachable()
     kube.wait_for_nodes_ready(timeout=provider.timeouts.pod_start)
     if handle.owned or provider.kind in ("kind", "k3s"):
-        for name in ADDONS.get(provider.kind, ()):
+        addons = getattr(provider, "addons", None)
+        for name in (addons() if callable(addons) else ADDONS.get(provider.kind, ())):
             objs = render_addon(provider.root, name)
             if not objs:
                 continue
@@ -77,4 +78,7 @@ def _bootstrap(kube, provider: Provider, handle: ClusterHandle, image: str) -> N
         if build is not None:
             build(image)
         provider.load_image(image)
-    handle.facts.update(cluster_facts(kube))
+    facts = cluster_facts(kube)
+    if facts.get("cni") == "unknown" and handle.facts.get("cni"):
+        facts["cni"] = handle.facts["cni"]   # a CNI without a DaemonSet, named by its provider
+    handle.facts.update(facts)

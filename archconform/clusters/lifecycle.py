@@ -70,8 +70,9 @@ class ClusterSession:
     def __init__(self, *, kind: str, run_id: str, workdir: Path, root: Path, timeouts: Timeouts | None = None,
                  keep: bool = False, reuse: str | None = None, context: str | None = None,
                  bootstrap: Callable[[Provider, ClusterHandle], None] | None = None,
-                 owner_pid: int | None = None):
+                 owner_pid: int | None = None, options: dict | None = None):
         self.kind, self.run_id, self.workdir, self.root = kind, run_id, Path(workdir), root
+        self.options = dict(options or {})
         #: The process that deletes the cluster at the end (the xdist controller, or plain pytest).
         self.owner_pid = owner_pid or os.getpid()
         self.timeouts = timeouts or Timeouts.for_cluster(kind)
@@ -83,7 +84,8 @@ class ClusterSession:
     def provider(self) -> Provider:
         if self._provider is None:
             self._provider = make_provider(self.kind, run_id=self.run_id, workdir=self.workdir, timeouts=self.timeouts,
-                                           keep=self.keep, reuse=self.reuse, context=self.context, root=self.root)
+                                           keep=self.keep, reuse=self.reuse, context=self.context, root=self.root,
+                                           options=self.options)
         return self._provider
 
     def check_prerequisites(self) -> None:

@@ -77,6 +77,8 @@ CASES = [
     ("eksctl missing", ["--cluster", "eks"], lambda p: fakebin.install(p / "bin"), "eksctl not found on PATH"),
     ("reuse with k3s", ["--cluster", "k3s", "--reuse-cluster", "x"], lambda p: {},
      "--reuse-cluster works with --cluster kind or eks"),
+    ("local node image without kind", ["--kind-node-image", "local"], lambda p: {},
+     "--kind-node-image is only for --cluster kind (got --cluster none)"),
     ("run id not a name", ["--run-id", "../My Run"], lambda p: {}, "--run-id '../My Run' is not usable"),
     ("unknown profile", ["--profile", "knd"], lambda p: _overlays(p, "kind"),
      "--profile 'knd' has no overlay systems/<system>/overlays/knd"),

@@ -1,0 +1,108 @@
+"""The pieces of --kind-node-image local that need no Docker: layers, the kind config, the pod
+network, CoreDNS without an upstream, and the --privileged stand-in (with a recording docker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import yaml
+
+from archconform import kindnode
+from archconform.clusters import kindlocal
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_layer_never_writes_a_path_twice_over_a_root_filesystem(tmp_path: Path):
+    base = tmp_path / "base.tar"
+    with tarfile.open(base, "w") as tf:
+        for name in ("./", "./usr/", "./usr/bin/", "./usr/bin/kubelet", "./etc/"):
+            info = tarfile.TarInfo(name)
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+            tf.addfile(info, None if name.endswith("/") else __import__("io").BytesIO(b""))
+    layer = kindnode.Layer()
+    layer.add("usr/bin/kubelet", b"new")
+    layer.add("etc/containerd/config.toml", b"x", 0o644)
+    layer.links["etc/systemd/system/multi-user.target.wants/kubelet.service"] = "/etc/systemd/system/kubelet.service"
+    layer.dirs.append("etc/kubernetes/manifests")
+    out = tmp_path / "out.tar"
+    existing: set[str] = set()
+    with tarfile.open(base) as src, tarfile.open(out, "w") as tf:
+        for m in src:
+            if kindnode._norm(m.name) and kindnode._norm(m.name) not in layer.files:
+                existing.add(kindnode._norm(m.name))
+                tf.addfile(m, src.extractfile(m) if m.isfile() else None)
+        layer.write(tf, existing)
+    with tarfile.open(out) as tf:
+        names = [kindnode._norm(m.name) for m in tf.getmembers()]
+        assert tf.extractfile("usr/bin/kubelet").read() == b"new"
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert {"etc/containerd", "etc/kubernetes/manifests", "etc/systemd/system/multi-user.target.wants"} <= set(names)
+    assert layer.key() != kindnode.Layer().key()
+
+
+def test_the_cluster_images_are_named_as_kubeadm_v1_37_2_asks_and_never_so_on_the_host():
+    refs = {spec.ref for spec in kindnode.cluster_images()}
+    assert {"registry.k8s.io/kube-apiserver:v1.37.2", "registry.k8s.io/kube-proxy:v1.37.2",
+            "registry.k8s.io/coredns/coredns:v1.14.6", "registry.k8s.io/pause:3.10.2",
+            "registry.k8s.io/etcd:3.6.17-0"} <= refs
+    for spec in kindnode.cluster_images():
+        assert kindnode.local_ref(spec, "abc").startswith("archconform-node/")
+    # the pause image the node's containerd asks for is the one the node carries
+    assert 'sandbox = "registry.k8s.io/pause:3.10.2"' in (ROOT / "clusters/node/files/etc/containerd/config.toml").read_text()
+
+
+def test_the_kind_config_adds_what_the_local_image_needs_and_keeps_the_topology():
+    data = kindlocal.config(ROOT)
+    base = yaml.safe_load((ROOT / "clusters/kind.yaml").read_text())
+    assert data["nodes"] == base["nodes"]
+    assert data["networking"]["disableDefaultCNI"] is True
+    assert data["networking"]["apiServerAddress"] == "127.0.0.1"
+    patches = [yaml.safe_load(p) for p in data["kubeadmConfigPatches"]]
+    assert {"kind": "KubeletConfiguration", "failCgroupV1": False} in patches
+    assert {"kind": "ClusterConfiguration", "etcd": {"local": {"imageTag": "3.6.17-0"}}} in patches
+
+
+def test_the_pod_network_of_a_node_is_its_podcidr_and_routes_to_the_others():
+    nodes = [{"metadata": {"name": f"n{i}"}, "spec": {"podCIDR": f"10.244.{i}.0/24"},
+              "status": {"addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 2}"}]}} for i in range(3)]
+    script = kindlocal.pod_network_script(nodes[1], nodes)
+    conf = json.loads(script.split("<<'EOF'\n")[1].split("\nEOF")[0])
+    assert conf["plugins"][0]["type"] == "ptp" and conf["plugins"][0]["ipMasq"] is False
+    assert conf["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.244.1.0/24"}]]
+    assert "ip route replace 10.244.0.0/24 via 172.18.0.2" in script
+    assert "ip route replace 10.244.2.0/24 via 172.18.0.4" in script
+    assert "10.244.1.0/24 via" not in script
+
+
+def test_coredns_answers_cluster_names_only():
+    corefile = (".:53 {\n    errors\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n       pods insecure\n    }\n"
+                "    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n    cache 30\n    loop\n}\n")
+    out = kindlocal.coredns_without_upstream(corefile)
+    assert "forward" not in out and "kubernetes cluster.local" in out and "cache 30" in out
+    assert kindlocal.coredns_without_upstream(".:53 {\n    forward . 8.8.8.8\n    cache\n}") == ".:53 {\n    cache\n}"
+
+
+def test_the_front_end_stands_in_for_privileged_and_passes_everything_else(tmp_path: Path):
+    recorder = tmp_path / "real-docker"
+    recorder.write_text('#!/bin/bash\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$OUT"\n')
+    recorder.chmod(0o755)
+    front = kindlocal.write_front_end(tmp_path / "front", str(recorder)) / "docker"
+
+    def args(*argv: str) -> list[str]:
+        env = {**os.environ, "OUT": str(tmp_path / "out")}
+        subprocess.run([str(front), *argv], check=True, env=env)
+        return (tmp_path / "out").read_text().splitlines()
+
+    ran = args("run", "--name", "n", "--privileged", "--cgroupns=private", "--tmpfs", "/run", "img")
+    assert "--privileged" not in ran and "--cgroupns=private" not in ran
+    assert ran[:3] == ["run", "--name", "n"] and ran[-3:] == ["--tmpfs", "/run", "img"]
+    assert "--cgroupns=host" in ran and "--device-cgroup-rule=a *:* rwm" in ran
+    assert "--cap-drop=SYS_RESOURCE" in ran and "/sys/fs/cgroup:/sys/fs/cgroup:rw" in ran
+    assert args("exec", "--privileged", "node", "kubeadm", "init") == ["exec", "node", "kubeadm", "init"]
+    assert args("inspect", "--privileged", "x") == ["inspect", "--privileged", "x"]
