@@ -85,9 +85,14 @@ class KindProvider(Provider):
             self.options["stop_docker"] = before is None and dockerengine.ours() is not None
             toolchain.build(toolchain.expand(["node"]), say=say)
             built = kindnode.build(say=say)
-        except (dockerengine.EngineError, toolchain.BuildError, kindnode.NodeImageError, rootfs.RootfsError,
-                OSError, subprocess.TimeoutExpired) as exc:
-            raise ClusterError(f"--kind-node-image local: {exc}") from None
+        except BaseException as exc:
+            # a failed or interrupted preparation leaves no daemon of ours behind
+            if self.options.get("stop_docker"):
+                dockerengine.stop(say=say)
+            if isinstance(exc, (dockerengine.EngineError, toolchain.BuildError, kindnode.NodeImageError,
+                                rootfs.RootfsError, OSError, subprocess.TimeoutExpired)):
+                raise ClusterError(f"--kind-node-image local: {exc}") from None
+            raise
         self.options["image"] = built.node
         # kind makes a Docker network "kind" and never removes it: ours to remove if it is new
         self.options["made_network"] = subprocess.run(["docker", "network", "inspect", "kind"],

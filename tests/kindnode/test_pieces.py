@@ -106,3 +106,52 @@ def test_the_front_end_stands_in_for_privileged_and_passes_everything_else(tmp_p
     assert "--cap-drop=SYS_RESOURCE" in ran and "/sys/fs/cgroup:/sys/fs/cgroup:rw" in ran
     assert args("exec", "--privileged", "node", "kubeadm", "init") == ["exec", "node", "kubeadm", "init"]
     assert args("inspect", "--privileged", "x") == ["inspect", "--privileged", "x"]
+
+
+def test_a_failed_preparation_stops_the_docker_daemon_it_started(tmp_path: Path, monkeypatch):
+    """Why fakes: the point is the order of what prepare() undoes, not Docker itself."""
+    import pytest
+
+    from archconform import dockerengine, toolchain
+    from archconform.clusters.kind import KindProvider
+    from archconform.errors import ClusterError
+    from archconform.settings import Timeouts
+
+    state = {"ours": None, "stopped": 0}
+
+    def start(say):
+        state["ours"] = {"pid": 1}
+        return "Docker 20.10 answers (started by archconform, pid 1)"
+
+    def stop(say):
+        state["stopped"] += 1
+        return "stopped"
+
+    def build(names, say):
+        raise toolchain.BuildError("runc v1.5.3: go build failed (exit 1): cgo: C compiler not found")
+
+    monkeypatch.setattr(dockerengine, "ours", lambda: state["ours"])
+    monkeypatch.setattr(dockerengine, "start", start)
+    monkeypatch.setattr(dockerengine, "stop", stop)
+    monkeypatch.setattr(toolchain, "build", build)
+    provider = KindProvider(run_id="t", workdir=tmp_path, timeouts=Timeouts.for_cluster("kind"), root=ROOT,
+                            options={"node_image": "local"})
+    with pytest.raises(ClusterError) as err:
+        provider.prepare()
+    assert str(err.value) == ("--kind-node-image local: runc v1.5.3: go build failed (exit 1): cgo: C compiler "
+                              "not found")
+    assert state["stopped"] == 1
+    # a daemon that answered before the run is never stopped
+    state.update(ours={"pid": 1}, stopped=0)
+    with pytest.raises(ClusterError):
+        KindProvider(run_id="t", workdir=tmp_path, timeouts=Timeouts.for_cluster("kind"), root=ROOT,
+                     options={"node_image": "local"}).prepare()
+    assert state["stopped"] == 0
+    assert KindProvider.lacks_for({"node_image": "local"}) == {"volumes": kindlocal_lacks()}
+    assert KindProvider.lacks_for({}) == KindProvider.lacks
+
+
+def kindlocal_lacks() -> str:
+    from archconform.clusters.kind import LOCAL_LACKS
+
+    return LOCAL_LACKS["volumes"]
