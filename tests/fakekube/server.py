@@ -1177,10 +1177,13 @@ class FakeKube:
                 reply = ExecReply(*reply)
             if reply.delay:
                 self._stopping.wait(reply.delay)
-            for channel, text in ((1, reply.stdout), (2, reply.stderr)):
-                data = text.encode() if isinstance(text, str) else text
-                for i in range(0, len(data), 4096):
-                    ws.send_channel(channel, data[i:i + 4096])
+            try:
+                for channel, text in ((1, reply.stdout), (2, reply.stderr)):
+                    data = text.encode() if isinstance(text, str) else text
+                    for i in range(0, len(data), 4096):
+                        ws.send_channel(channel, data[i:i + 4096])
+            except OSError:
+                return   # the client hung up (its own timeout): what a real API server sees too
             if reply.rc == 0:
                 result = {"metadata": {}, "status": "Success"}
             else:

@@ -151,6 +151,16 @@ def test_the_workload_answers_through_a_nodeport_on_loopback(kube: Kube):
     kube.apply(objs)
     try:
         kube.wait_for_deployment_ready("nodeport-probe", namespace="default", timeout=120)
+        url = f"http://127.0.0.1:{NODE_PORT}/whoami"
+
+        def answers() -> tuple[bool, str]:
+            # kube-proxy programs the NodePort a moment after the endpoints are ready
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    return resp.status == 200, f"HTTP {resp.status}"
+            except OSError as exc:
+                return False, f"{type(exc).__name__}: {exc}"
+        kube.wait_for(f"{url} to answer through the Service", answers, timeout=60)
         for _ in range(10):
             with urllib.request.urlopen(f"http://127.0.0.1:{NODE_PORT}/whoami", timeout=5) as resp:
                 assert resp.status == 200

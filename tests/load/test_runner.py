@@ -141,7 +141,9 @@ def test_a_target_dying_mid_run_shows_as_refused_requests(target):
         time.sleep(1.0)
     result = load.result()
     assert result.stopped and result.requests > result.failures > 0
-    assert result.refused == result.failures
+    # every request after the kill is refused; the (at most one per user) request in flight at
+    # the instant of the kill may end as a reset instead (CI saw 61 refused of 62 failures)
+    assert result.refused > 0 and result.failures - result.refused <= 2
 
 
 @pytest.mark.parametrize(("body", "expected"), [
