@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import machine
+
 #: Seconds to wait for a started dockerd to answer ``docker info``.
 START_TIMEOUT = 90.0
 #: Seconds to wait for dockerd to exit after SIGTERM (it stops its containers first).
@@ -43,19 +45,14 @@ class EngineError(Exception):
 
 
 def state_dir() -> Path:
-    explicit = os.environ.get("ARCHCONFORM_CACHE")
-    base = Path(explicit).expanduser() if explicit else \
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archconform"
-    return base / "docker-engine"
+    return machine.cache_dir() / "docker-engine"
 
 
 def _say(message: str) -> None:
     print(f"[docker-engine {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+_last_line = machine.last_line
 
 
 def server_version(docker: str | None = None, timeout: float = 20.0) -> str | None:
@@ -107,23 +104,8 @@ def ours() -> dict | None:
 
 
 def _install(say) -> None:
-    if os.geteuid() != 0:
-        raise EngineError("no Docker daemon answers and dockerd is not installed; installing Debian's "
-                          f"{PACKAGE} needs root (run as root, or install Docker Engine yourself)")
-    if not shutil.which("apt-get"):
-        raise EngineError("no Docker daemon answers and dockerd is not installed; this machine has no "
-                          f"apt-get to install Debian's {PACKAGE}: install Docker Engine yourself")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    log = state_dir() / "apt.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    for args, what in ((["apt-get", "update", "-q"], "apt-get update"),
-                       (["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE, "iptables"],
-                        f"apt-get install {PACKAGE}")):
-        say(f"{what} (log: {log})")
-        with open(log, "a") as fh:
-            proc = subprocess.run(args, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        if proc.returncode != 0:
-            raise EngineError(f"{what} failed (exit {proc.returncode}): {_last_line(log.read_text())}")
+    machine.apt_install([PACKAGE, "iptables"], why="no Docker daemon answers and dockerd is not installed; Docker Engine",
+                        error=EngineError, say=say, log=state_dir() / "apt.log")
 
 
 def start(*, say=_say, timeout: float = START_TIMEOUT) -> str:

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import rootfs, toolchain
+from . import machine, rootfs, toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ROOT / "clusters" / "node" / "files"
@@ -60,11 +60,7 @@ def _say(message: str) -> None:
     print(f"[node-image {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _last_line(text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+_last_line = machine.last_line
 
 
 def docker(*args: str, input: bytes | None = None, timeout: float = TIMEOUT, what: str = "") -> str:
@@ -157,32 +153,29 @@ def _import(tar_path: Path, ref: str, changes: list[str], say) -> None:
     docker(*args, str(tar_path), ref, what=f"docker import {ref}")
 
 
-def _scratch_image(ref: str, layer: Layer, changes: list[str], workdir: Path, say) -> None:
-    """An image of one layer and nothing else (a static binary)."""
-    if image_exists(ref):
-        return
-    tar_path = workdir / (hashlib.sha256(ref.encode()).hexdigest()[:12] + ".tar")
-    with tarfile.open(tar_path, "w") as tf:
-        layer.write(tf)
-    _import(tar_path, ref, changes, say)
-    tar_path.unlink()
-
-
-def _rootfs_image(ref: str, base_tar: Path, layer: Layer, changes: list[str], workdir: Path, say) -> None:
-    """An image of a Debian root filesystem with ``layer`` added on top."""
-    if image_exists(ref):
-        return
-    tar_path = workdir / (hashlib.sha256(ref.encode()).hexdigest()[:12] + ".tar")
+def layer_tar(tar_path: Path, layer: Layer, base_tar: Path | None = None) -> None:
+    """Write the single-layer tar of an image: ``layer`` alone, or over a Debian root filesystem
+    (a path of the layer replaces the root filesystem's; no path is written twice)."""
     replaced = set(layer.files) | set(layer.links)
     existing: set[str] = set()
-    with tarfile.open(base_tar) as src, tarfile.open(tar_path, "w") as tf:
-        for member in src:
-            name = _norm(member.name)
-            if not name or name in replaced:
-                continue
-            existing.add(name)
-            tf.addfile(member, src.extractfile(member) if member.isfile() else None)
+    with tarfile.open(tar_path, "w") as tf:
+        if base_tar is not None:
+            with tarfile.open(base_tar) as src:
+                for member in src:
+                    name = _norm(member.name)
+                    if not name or name in replaced:
+                        continue
+                    existing.add(name)
+                    tf.addfile(member, src.extractfile(member) if member.isfile() else None)
         layer.write(tf, existing)
+
+
+def _image(ref: str, layer: Layer, changes: list[str], workdir: Path, say, base_tar: Path | None = None) -> None:
+    """``docker import`` of ``layer_tar`` under ``ref``, unless ``ref`` exists."""
+    if image_exists(ref):
+        return
+    tar_path = workdir / (hashlib.sha256(ref.encode()).hexdigest()[:12] + ".tar")
+    layer_tar(tar_path, layer, base_tar)
     _import(tar_path, ref, changes, say)
     tar_path.unlink()
 
@@ -326,19 +319,15 @@ def build(*, say=_say) -> Built:
     base_ref = f"archconform/kind-base:{base_key}"
     work = Path(tempfile.mkdtemp(prefix="archconform-node-image-"))
     try:
-        _rootfs_image(base_ref, base_tar, layer, ["ENV container=docker",
-                                                 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'],
-                      work, say)
+        _image(base_ref, layer, ["ENV container=docker", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'],
+               work, say, base_tar=base_tar)
         images: dict[str, str] = {}
         for spec in cluster_images():
             spec_layer = _spec_layer(spec)
             key = hashlib.sha256((spec_layer.key() + json.dumps(spec.changes) +
                                   (base_tar.name if spec.on_rootfs else "")).encode()).hexdigest()[:12]
             ref = local_ref(spec, key)
-            if spec.on_rootfs:
-                _rootfs_image(ref, base_tar, spec_layer, list(spec.changes), work, say)
-            else:
-                _scratch_image(ref, spec_layer, list(spec.changes), work, say)
+            _image(ref, spec_layer, list(spec.changes), work, say, base_tar=base_tar if spec.on_rootfs else None)
             images[spec.ref] = ref
         node_key = hashlib.sha256(json.dumps([base_ref, sorted(images.items())]).encode()).hexdigest()[:12]
         node_ref = f"archconform/kind-node:{KUBERNETES_VERSION}-{node_key}"
@@ -407,10 +396,10 @@ def workload_image(ref: str, source: Path, *, say=_say) -> str:
         # The tag is ours and fixed (the manifests name it): replace it when the inputs changed.
         key = hashlib.sha256((base_tar.name + layer.key()).encode()).hexdigest()[:12]
         keyed = f"archconform/workload-local:{key}"
-        _rootfs_image(keyed, base_tar, layer, [
+        _image(keyed, layer, [
             "ENV PYTHONDONTWRITEBYTECODE=1", "ENV PYTHONUNBUFFERED=1", "ENV PYTHONPATH=/app",
             "ENV WORKLOAD_PORTS=8080", "WORKDIR /app", "USER 1000:1000", "EXPOSE 8080",
-            'CMD ["python3", "-m", "archconform_workload", "serve"]'], work, say)
+            'CMD ["python3", "-m", "archconform_workload", "serve"]'], work, say, base_tar=base_tar)
         docker("tag", keyed, ref, what=f"docker tag {ref}")
         _prune("archconform/workload-local", keep=keyed, say=say)
         return ref

@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import machine
+
 SUITE = "bookworm"
 PROGRESS_EVERY = 15.0
 #: A debootstrap of a few hundred packages takes minutes; this is the hard limit.
@@ -35,11 +37,7 @@ class RootfsError(Exception):
     """One line: which root filesystem could not be built and why."""
 
 
-def cache_dir() -> Path:
-    explicit = os.environ.get("ARCHCONFORM_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archconform"
+cache_dir = machine.cache_dir
 
 
 def _say(message: str) -> None:
@@ -75,28 +73,15 @@ def path_for(name: str, packages: list[str], *, mirror: str | None = None) -> Pa
 
 
 def _ensure_debootstrap(say) -> str:
-    found = shutil.which("debootstrap")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RootfsError("debootstrap is not installed (Debian package debootstrap; installing it needs root "
-                          "and apt-get)")
-    say("installing Debian's debootstrap")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for args in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                                                "debootstrap"]):
-        proc = subprocess.run(args, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise RootfsError(f"{' '.join(args[:2])} failed: {_last_line(proc.stdout + proc.stderr)}")
+    if not shutil.which("debootstrap"):
+        machine.apt_install(["debootstrap"], why="building a root filesystem", error=RootfsError, say=say)
     found = shutil.which("debootstrap")
     if not found:
         raise RootfsError("apt-get installed debootstrap but it is not on PATH")
     return found
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+_last_line = machine.last_line
 
 
 def _run_logged(argv: list[str], *, log: Path, what: str, say, timeout: float = TIMEOUT) -> None:
@@ -130,13 +115,7 @@ def _run_logged(argv: list[str], *, log: Path, what: str, say, timeout: float = 
         raise RootfsError(f"{what} failed (exit {proc.returncode}): {_last_line(_tail(log))} (log: {log})")
 
 
-def _tail(path: Path, size: int = 4096) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - size))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
+_tail = machine.tail
 
 
 def build(name: str, packages: list[str], *, say=_say, clean: tuple[str, ...] = ()) -> Path:

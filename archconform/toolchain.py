@@ -37,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "clusters" / "build"
 
@@ -167,11 +169,7 @@ SETS: dict[str, tuple[str, ...]] = {
 # where things live
 # ------------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    explicit = os.environ.get("ARCHCONFORM_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "archconform"
+    return machine.cache_dir()
 
 
 def go_env(cgo: bool = False) -> dict[str, str]:
@@ -265,11 +263,7 @@ _LDFLAGS_BASE = ["-s", "-w"]
 _STATIC_CGO = ["-linkmode", "external", "-extldflags", "-static"]
 
 
-def _last_line(text: str | bytes | None) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+_last_line = machine.last_line
 
 
 def _print(message: str) -> None:
@@ -361,20 +355,9 @@ def _go_binary_name(package: str) -> str:
 
 def _ensure_apt(component: Component, say) -> None:
     """The Debian packages a cgo build links against (libseccomp's static library, say)."""
-    missing = [p for p in component.apt_packages
-               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
-                                 text=True).stdout.strip() != "install ok installed"]
-    if not missing:
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BuildError(f"{component.name} {component.version} needs the Debian packages {', '.join(missing)} "
-                         "(apt-get install as root)")
-    say(f"{component.name}: apt-get install {' '.join(missing)}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for args in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
-        proc = subprocess.run(args, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise BuildError(f"{' '.join(args[:2])} {' '.join(missing)} failed: {_last_line(proc.stdout + proc.stderr)}")
+    missing = machine.apt_missing(component.apt_packages)
+    if missing:
+        machine.apt_install(missing, why=f"{component.name} {component.version}", error=BuildError, say=say)
 
 
 def build_component(component: Component, go: str, go_ver: str, say=_print) -> Path:

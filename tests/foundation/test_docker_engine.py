@@ -110,7 +110,8 @@ def test_without_dockerd_and_without_root_it_says_what_to_do(fakes: Path, monkey
     monkeypatch.setattr(dockerengine.os, "geteuid", lambda: 1000)
     with pytest.raises(dockerengine.EngineError) as err:
         dockerengine.start(say=lambda m: None)
-    assert "installing Debian's docker.io needs root" in str(err.value)
+    assert str(err.value) == ("no Docker daemon answers and dockerd is not installed; Docker Engine needs the "
+                              "Debian packages docker.io, iptables; installing them needs root and apt-get")
 
 
 def test_the_command_prints_one_line_and_no_traceback(fakes: Path):

@@ -31,13 +31,7 @@ def test_a_layer_never_writes_a_path_twice_over_a_root_filesystem(tmp_path: Path
     layer.links["etc/systemd/system/multi-user.target.wants/kubelet.service"] = "/etc/systemd/system/kubelet.service"
     layer.dirs.append("etc/kubernetes/manifests")
     out = tmp_path / "out.tar"
-    existing: set[str] = set()
-    with tarfile.open(base) as src, tarfile.open(out, "w") as tf:
-        for m in src:
-            if kindnode._norm(m.name) and kindnode._norm(m.name) not in layer.files:
-                existing.add(kindnode._norm(m.name))
-                tf.addfile(m, src.extractfile(m) if m.isfile() else None)
-        layer.write(tf, existing)
+    kindnode.layer_tar(out, layer, base)
     with tarfile.open(out) as tf:
         names = [kindnode._norm(m.name) for m in tf.getmembers()]
         assert tf.extractfile("usr/bin/kubelet").read() == b"new"
