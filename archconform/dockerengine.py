@@ -78,17 +78,7 @@ def _marker() -> Path:
     return state_dir() / "started-by-archconform.json"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:   # a zombie is not running
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+_pid_alive = machine.pid_alive
 
 
 def ours() -> dict | None:

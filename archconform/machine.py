@@ -5,6 +5,7 @@ Standard library only: bin/build-cluster and bin/docker-engine import it before 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,3 +66,23 @@ def apt_install(packages: list[str] | tuple[str, ...], *, why: str, error: type[
         if proc.returncode != 0:
             raise error(f"{' '.join(args[:2])} {' '.join(packages)} failed (exit {proc.returncode}): "
                         f"{last_line(proc.stdout + proc.stderr)}")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie does not; one that is our own child is reaped here)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone (reap it).
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -7,7 +7,6 @@ handler's unwinding, an atexit hook and the normal session end alike.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ClusterError, PrerequisiteMissing
+from ..machine import pid_alive  # noqa: F401 (the providers' and the reaper's name for it)
 from ..settings import Timeouts
 
 log = logging.getLogger("archconform.clusters")
@@ -203,26 +203,6 @@ def kill_group(proc: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
         proc.wait(timeout=5)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process runs (a zombie does not; one that is our own child is reaped here)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone (reap it).
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def last_line(data: bytes | str) -> str:
