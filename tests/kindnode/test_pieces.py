@@ -149,3 +149,20 @@ def kindlocal_lacks() -> str:
     from archconform.clusters.kind import LOCAL_LACKS
 
     return LOCAL_LACKS["volumes"]
+
+
+def test_the_upstream_node_image_is_kind_v0_33_0s_own_default():
+    """The pinned upstream image (--kind-node-image upstream) is read from kind's module, not guessed."""
+    import re
+
+    import pytest
+
+    from archconform import toolchain
+    from archconform.clusters.kind import KIND_NODE_IMAGE
+
+    source = (toolchain.cache_dir() / "go" / "mod" / "sigs.k8s.io" / f"kind@{toolchain.KIND_VERSION}" / "pkg" /
+              "apis" / "config" / "defaults" / "image.go")
+    if not source.is_file():
+        pytest.skip(f"kind {toolchain.KIND_VERSION}'s module is not downloaded (bin/build-cluster node)")
+    default = re.search(r'const Image = "([^"]+)"', source.read_text())
+    assert default and default[1] == KIND_NODE_IMAGE
