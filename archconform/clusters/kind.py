@@ -151,7 +151,8 @@ class KindProvider(Provider):
                                     owned=owned)
         if self.reuse:
             progress.info("reusing kind cluster %s", self.name)
-            out = self.run(["kind", "get", "kubeconfig", "--name", self.name],
+            kind = (self.options.get("kind_binary") or _built_kind() or "kind") if self.local else "kind"
+            out = self.run([kind, "get", "kubeconfig", "--name", self.name],
                            timeout=self.timeouts.api_request, what=f"kind get kubeconfig --name {self.name}")
             kubeconfig.write_bytes(out.stdout)
             kubeconfig.chmod(0o600)
