@@ -96,7 +96,9 @@ def test_429s_are_counted_against_the_rate_limited_workload(start_target):
     assert result.status_ratio(429) == pytest.approx(limited / result.requests)
     assert result.limited_share_beyond(limit=10, period_s=60, duration_s=3) == 1.0
     assert result.limited_share_beyond(limit=1000, period_s=60, duration_s=3) is None
-    assert _metric(target, "workload_rate_limited_total") == limited
+    # the server also counts a request that was in flight when Locust stopped (at most one per
+    # user) and that Locust never recorded (a cold CI run saw 13 counted for 12 recorded)
+    assert limited <= _metric(target, "workload_rate_limited_total") <= limited + 1
 
 
 @pytest.mark.slow
