@@ -190,16 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         "and stop it again only if archconform started it."))
     parser.add_argument("action", choices=("start", "stop", "status"))
     args = parser.parse_args(argv)
-    try:
+    def run() -> int:
         print({"start": start, "stop": stop, "status": status}[args.action]())
         return 0
-    except EngineError as exc:
-        print(f"archconform: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("archconform: interrupted", file=sys.stderr)
-        return 130
 
+    return machine.one_line_errors(run, EngineError, "interrupted")
 
 if __name__ == "__main__":
     sys.exit(main())

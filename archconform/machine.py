@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -86,3 +87,16 @@ def pid_alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def one_line_errors(run: Callable[[], int], errors: type[Exception], interrupted: str) -> int:
+    """A command's exit code: ``run()``'s, or 2 with one ``archconform: ...`` line for ``errors``,
+    or 130 with ``interrupted`` on Ctrl-C (never a traceback)."""
+    try:
+        return run()
+    except errors as exc:
+        print(f"archconform: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"archconform: {interrupted}", file=sys.stderr)
+        return 130

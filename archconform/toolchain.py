@@ -457,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="build nothing; exit 1 naming what is missing")
     parser.add_argument("--where", action="store_true", help="print each component's folder (nothing is built)")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         names = expand(args.components)
         unknown = [n for n in names if n not in COMPONENTS]
         if unknown:
@@ -476,12 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         build(names)
         _print(f"done in {time.monotonic() - started:.0f}s (cache: {cache_dir()})")
         return 0
-    except BuildError as exc:
-        print(f"archconform: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("archconform: build interrupted (the partial folder was removed; rerun to continue)", file=sys.stderr)
-        return 130
+
+    return machine.one_line_errors(run, BuildError,
+                                   "build interrupted (the partial folder was removed; rerun to continue)")
 
 
 if __name__ == "__main__":
