@@ -221,6 +221,11 @@ class Kube:
         """All StatefulSet replicas ready and on the update revision (Timeouts.rollout)."""
         return self._waiter.statefulset_ready(name, namespace=namespace, timeout=timeout)
 
+    def wait_for_daemonset_ready(self, name: str, *, namespace: str,
+                                 timeout: float | None = None) -> dict:
+        """A DaemonSet's pod updated and available on every scheduled node (Timeouts.rollout)."""
+        return self._waiter.daemonset_ready(name, namespace=namespace, timeout=timeout)
+
     def wait_for_replicas(self, kind: str, name: str, *, namespace: str, replicas: int,
                           at_least: bool = False, timeout: float | None = None) -> dict:
         """readyReplicas == replicas (or >= with ``at_least``); default Timeouts.rollout."""

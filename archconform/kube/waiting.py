@@ -147,6 +147,25 @@ def statefulset_state(obj: dict | None) -> tuple[bool, str]:
     return done, state
 
 
+def daemonset_state(obj: dict | None) -> tuple[bool, str]:
+    """DaemonSet rollout status the way ``kubectl rollout status`` judges it: the controller has
+    seen the spec, every scheduled pod runs the new template and is available."""
+    if obj is None:
+        return False, "not found"
+    status = obj.get("status") or {}
+    generation = int((obj.get("metadata") or {}).get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    updated = int(status.get("updatedNumberScheduled") or 0)
+    available = int(status.get("numberAvailable") or 0)
+    state = f"{available}/{desired} available, {updated}/{desired} updated"
+    if observed < generation:
+        return False, f"controller has not observed generation {generation} (observed {observed}); {state}"
+    if desired == 0:
+        return False, f"no node scheduled yet; {state}"
+    return updated >= desired and available >= desired, state
+
+
 def replicas_state(obj: dict | None, replicas: int, *, at_least: bool = False) -> tuple[bool, str]:
     """Ready replicas of a Deployment, StatefulSet or ReplicaSet against a number."""
     if obj is None:
@@ -290,6 +309,10 @@ class Waiter:
                           timeout: float | None = None) -> dict:
         return self._rolled_out("StatefulSet", name, namespace, statefulset_state,
                                 "all replicas ready on the update revision", timeout)
+
+    def daemonset_ready(self, name: str, *, namespace: str, timeout: float | None = None) -> dict:
+        return self._rolled_out("DaemonSet", name, namespace, daemonset_state,
+                                "a pod updated and available on every node it is scheduled to", timeout)
 
     def replicas(self, kind: str, name: str, *, namespace: str, replicas: int,
                  at_least: bool = False, timeout: float | None = None) -> dict:

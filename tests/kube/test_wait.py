@@ -218,3 +218,21 @@ def test_deleted(fake_kube: FakeKube, fake_cluster: Kube):
     fake_kube.schedule(0.3, fake_kube.delete, "Pod", "web-1")
     fake_cluster.wait_for_deleted("Pod", "web-1", namespace="default", timeout=3)
     assert fake_kube.get("Pod", "web-1") is None
+
+
+def test_daemonset_state_needs_every_scheduled_pod_updated_and_available():
+    from archconform.kube.waiting import daemonset_state
+
+    def ds(generation=2, observed=2, desired=4, updated=4, available=4):
+        return {"metadata": {"generation": generation},
+                "status": {"observedGeneration": observed, "desiredNumberScheduled": desired,
+                           "updatedNumberScheduled": updated, "numberAvailable": available}}
+
+    assert daemonset_state(ds()) == (True, "4/4 available, 4/4 updated")
+    assert daemonset_state(ds(available=3)) == (False, "3/4 available, 4/4 updated")
+    assert daemonset_state(ds(updated=2)) == (False, "4/4 available, 2/4 updated")
+    done, state = daemonset_state(ds(observed=1))
+    assert not done and "has not observed generation 2" in state
+    done, state = daemonset_state(ds(desired=0, updated=0, available=0))
+    assert not done and state.startswith("no node scheduled yet")
+    assert daemonset_state(None) == (False, "not found")
