@@ -24,7 +24,8 @@ ADDONS = {"kind": ("metrics-server", "ingress-nginx"), "k3s": (), "eks": (), "ex
 #: Known CNI DaemonSets in kube-system, to name the CNI in reports and diagnoses.
 CNI_DAEMONSETS = {"kindnet": "kindnet", "calico-node": "calico", "cilium": "cilium", "aws-node": "aws-vpc-cni",
                   "kube-router": "kube-router", "weave-net": "weave", "antrea-agent": "antrea",
-                  "kube-flannel-ds": "flannel", "canal": "canal"}
+                  "kube-flannel-ds": "flannel", "canal": "canal",
+                  "kube-network-policies": "kube-network-policies"}
 
 
 def render_addon(root: Path, name: str) -> list[dict]:
@@ -70,9 +71,12 @@ def _bootstrap(kube, provider: Provider, handle: ClusterHandle, image: str) -> N
                 continue
             progress.info("installing add-on %s (%d objects)", name, len(objs))
             kube.apply(objs, field_manager="archconform-bootstrap")
-            for dep in (o for o in objs if o.get("kind") == "Deployment"):
-                kube.wait_for_deployment_ready(dep["metadata"]["name"], namespace=dep["metadata"].get("namespace"),
-                                               timeout=provider.timeouts.rollout)
+            for obj in objs:
+                wait = {"Deployment": kube.wait_for_deployment_ready,
+                        "DaemonSet": kube.wait_for_daemonset_ready}.get(obj.get("kind"))
+                if wait is not None:
+                    wait(obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
+                         timeout=provider.timeouts.rollout)
     if provider.kind in ("kind", "k3s") and (provider.root / "workload" / "Dockerfile").is_file():
         build = getattr(provider, "build_workload_image", None)
         if build is not None:
