@@ -46,8 +46,20 @@ ETCD_TAG = f"{toolchain.ETCD_VERSION.lstrip('v')}-0"
 
 BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "conntrack", "iptables", "nftables", "iproute2",
                  "ethtool", "util-linux", "mount", "kmod", "libseccomp2", "ca-certificates", "procps",
-                 "bash", "socat", "ipset"]
+                 "bash", "socat", "ipset", "busybox-static"]
 
+#: The Debian root filesystems images are laid on: name -> packages.
+ROOTFS = {
+    "kind-base": BASE_PACKAGES,
+    "data-services": ["postgresql-15", "redis-server", "gzip"],
+}
+#: Images of the default storage (names inside the node only; the manifest says Never pull).
+STORAGE_PROVISIONER_IMAGE = f"docker.io/archconform/local-path-provisioner:{toolchain.LOCAL_PATH_PROVISIONER_VERSION}"
+STORAGE_HELPER_IMAGE = "docker.io/archconform/local-path-helper:bookworm"
+#: The database images the systems' manifests name (as containerd spells them), built from Debian.
+DATA_IMAGES = ("docker.io/library/postgres:15-alpine", "docker.io/library/postgres:14",
+               "docker.io/library/redis:7-alpine")
+IMAGES_DIR = ROOT / "clusters" / "node" / "images"
 PINNED_LABEL = "io.cri-containerd.pinned=pinned"
 TIMEOUT = 900.0
 
@@ -90,6 +102,8 @@ class Layer:
     files: dict[str, tuple[Path | bytes, int]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     dirs: list[str] = field(default_factory=list)
+    #: Modes of folders in ``dirs`` that are not 0755.
+    dir_modes: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: str, source: Path | bytes, mode: int = 0o755) -> None:
         self.files[path.lstrip("/")] = (source, mode)
@@ -100,10 +114,12 @@ class Layer:
             h.update(f"{path}:{mode:o}:".encode())
             if isinstance(source, bytes):
                 h.update(source)
+            elif source.is_relative_to(ROOT):   # ours: the content (a fresh clone has new mtimes)
+                h.update(source.read_bytes())
             else:   # built binaries carry their build key in the folder name; size+mtime is enough
                 st = source.stat()
                 h.update(f"{source}:{st.st_size}:{int(st.st_mtime)}".encode())
-        h.update(json.dumps([sorted(self.links.items()), sorted(self.dirs)]).encode())
+        h.update(json.dumps([sorted(self.links.items()), sorted(self.dirs), sorted(self.dir_modes.items())]).encode())
         return h.hexdigest()[:12]
 
     def write(self, tf: tarfile.TarFile, existing: set[str] | None = None) -> None:
@@ -124,7 +140,7 @@ class Layer:
             parents(d + "/x")
             if d not in made:
                 info = tarfile.TarInfo(d)
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                info.type, info.mode = tarfile.DIRTYPE, self.dir_modes.get(d, 0o755)
                 tf.addfile(info)
                 made.add(d)
         for path, (source, mode) in sorted(self.files.items()):
@@ -239,8 +255,19 @@ class ImageSpec:
     #: binary name -> path in the image
     binaries: dict[str, str]
     changes: tuple[str, ...] = ()
-    #: True: on the Debian root filesystem (needs a shell, iptables, ...); False: scratch.
-    on_rootfs: bool = False
+    #: The Debian root filesystem it is laid on (a key of ROOTFS: needs a shell, iptables,
+    #: PostgreSQL, ...), or None: FROM scratch.
+    rootfs: str | None = None
+    #: Our files: path in the image -> path under clusters/node/images/.
+    files: tuple[tuple[str, str], ...] = ()
+    #: (user, uid): /etc/passwd and /etc/group of the root filesystem with that user's uid and
+    #: gid changed (the uid a manifest written for an upstream image runs as).
+    users: tuple[tuple[str, int], ...] = ()
+    #: Binaries taken from the root filesystem: path in the image -> path in the root filesystem
+    #: (the image is then FROM scratch with those files, not laid on the root filesystem).
+    from_rootfs: tuple[tuple[str, str], ...] = ()
+    #: Empty folders the image has (mode 0777, as volume mount points of any uid).
+    dirs: tuple[str, ...] = ()
 
 
 def cluster_images() -> list[ImageSpec]:
@@ -256,14 +283,41 @@ def cluster_images() -> list[ImageSpec]:
     out += [
         # kube-proxy runs iptables-save and iptables-restore: it needs the Debian tools.
         ImageSpec(f"{k8s}/kube-proxy:{KUBERNETES_VERSION}", {"kube-proxy": "/usr/local/bin/kube-proxy"},
-                  (path_env,), on_rootfs=True),
+                  (path_env,), rootfs="kind-base"),
         ImageSpec(f"{k8s}/etcd:{ETCD_TAG}", {"etcd": "/usr/local/bin/etcd"}, (path_env,)),
         ImageSpec(f"{k8s}/coredns/coredns:{COREDNS_TAG}", {"coredns": "/coredns"},
                   ('ENTRYPOINT ["/coredns"]',)),
         ImageSpec(f"{k8s}/pause:{PAUSE_TAG}", {"pause": "/pause"}, ('ENTRYPOINT ["/pause"]',)),
         ImageSpec(f"{k8s}/metrics-server/metrics-server:{toolchain.METRICS_SERVER_VERSION}",
                   {"metrics-server": "/metrics-server"}, ('ENTRYPOINT ["/metrics-server"]',)),
+        ImageSpec(f"{k8s}/networking/kube-network-policies:{toolchain.KUBE_NETWORK_POLICIES_VERSION}",
+                  {"netpol": "/bin/netpol"}, ('ENTRYPOINT ["/bin/netpol"]',)),
+        # Storage (clusters/node/files/kind/manifests/default-storage.yaml): the provisioner, and
+        # the helper pod that makes and removes volume folders (/bin/sh /script/setup): Debian's
+        # static busybox under the three names the scripts run.
+        ImageSpec(STORAGE_PROVISIONER_IMAGE, {"local-path-provisioner": "/usr/local/bin/local-path-provisioner"},
+                  (path_env,)),
+        ImageSpec(STORAGE_HELPER_IMAGE, {}, (path_env,), rootfs="kind-base",
+                  from_rootfs=tuple((f"bin/{n}", "usr/bin/busybox") for n in ("sh", "mkdir", "rm"))),
     ]
+    # Stand-ins for the database images the systems' manifests name, from Debian's packages
+    # (bookworm: PostgreSQL 15, Redis 7.0) and our entrypoints (clusters/node/images/), which keep
+    # the upstream images' environment contract. postgres:14 is PostgreSQL 15 here (Debian has no
+    # 14): a documented deviation. The uids are the upstream images' (postgres 70 as in the alpine
+    # image, redis 999) so the manifests' runAsUser settings hold.
+    pg_env = ("ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+              "ENV PGDATA=/var/lib/postgresql/data", "ENV LANG=C.UTF-8", "EXPOSE 5432",
+              'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]', 'CMD ["postgres"]')
+    redis_env = ("ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "WORKDIR /data", "EXPOSE 6379",
+                 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]', 'CMD ["redis-server"]')
+    # One layer for the three (the same bytes: Docker and containerd store it once); the image
+    # configuration tells the entrypoint which server it starts.
+    for ref in DATA_IMAGES:
+        which = "redis" if "/redis:" in ref else "postgres"
+        env = redis_env if which == "redis" else pg_env
+        out.append(ImageSpec(ref, {}, (f"ENV ARCHCONFORM_DATA_IMAGE={which}", *env), rootfs="data-services",
+                             files=(("usr/local/bin/docker-entrypoint.sh", "docker-entrypoint.sh"),),
+                             users=(("postgres", 70), ("redis", 999)), dirs=("data",)))
     return out
 
 
@@ -273,11 +327,58 @@ def local_ref(spec: ImageSpec, key: str) -> str:
     return f"archconform-node/{name.split('/', 1)[1]}:{tag}-{key}"
 
 
-def _spec_layer(spec: ImageSpec) -> Layer:
+def _spec_layer(spec: ImageSpec, base_tar: Path | None = None) -> Layer:
     layer = Layer()
     for name, where in spec.binaries.items():
         layer.add(where, pause_binary() if name == "pause" else _bin(name))
+    layer.dirs += list(spec.dirs)
+    layer.dir_modes.update({d: 0o1777 for d in spec.dirs})
+    for where, name in spec.files:
+        source = IMAGES_DIR / name
+        layer.add(where, source, 0o755 if os.access(source, os.X_OK) else 0o644)
+    if (spec.users or spec.from_rootfs) and base_tar is not None:
+        wanted = {"etc/passwd", "etc/group"} if spec.users else set()
+        wanted |= {src for _, src in spec.from_rootfs}
+        found = _read_from_tar(base_tar, wanted)
+        for where, src in spec.from_rootfs:
+            if src not in found:
+                raise NodeImageError(f"{src} is not in {base_tar.name}")
+            layer.add(where, found[src])
+        if spec.users:
+            layer.add("etc/passwd", with_ids(found.get("etc/passwd", b""), dict(spec.users), field=2), 0o644)
+            layer.add("etc/group", with_ids(found.get("etc/group", b""), dict(spec.users), field=2), 0o644)
     return layer
+
+
+def _read_from_tar(tar_path: Path, names: set[str]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    with tarfile.open(tar_path) as tf:
+        for member in tf:
+            name = _norm(member.name)
+            if name in names and member.isfile():
+                out[name] = tf.extractfile(member).read()
+    return out
+
+
+def with_ids(text: bytes, ids: dict[str, int], *, field: int) -> bytes:
+    """passwd or group lines with the id (and, in passwd, the group id) of the named entries set;
+    an entry another name already holds that id under is left alone, a missing one is added."""
+    lines = text.decode().splitlines()
+    seen = set()
+    out = []
+    for line in lines:
+        parts = line.split(":")
+        if parts and parts[0] in ids and len(parts) > field:
+            parts[field] = str(ids[parts[0]])
+            if len(parts) == 7:          # passwd: uid, then gid
+                parts[3] = str(ids[parts[0]])
+            seen.add(parts[0])
+        out.append(":".join(parts))
+    for name, num in ids.items():
+        if name not in seen:
+            out.append(f"{name}:x:{num}:{num}::/nonexistent:/usr/sbin/nologin" if any(
+                len(ln.split(":")) == 7 for ln in lines) else f"{name}:x:{num}:")
+    return ("\n".join(out) + "\n").encode()
 
 
 # ------------------------------------------------------------------------------------------
@@ -314,6 +415,7 @@ def build(*, say=_say) -> Built:
     """Build what is missing of the base image, the cluster images and the node image."""
     started = time.monotonic()
     base_tar = rootfs.build("kind-base", BASE_PACKAGES, say=say)
+    tars = {"kind-base": base_tar}
     layer = base_layer()
     base_key = hashlib.sha256((base_tar.name + layer.key()).encode()).hexdigest()[:12]
     base_ref = f"archconform/kind-base:{base_key}"
@@ -323,20 +425,25 @@ def build(*, say=_say) -> Built:
                work, say, base_tar=base_tar)
         images: dict[str, str] = {}
         for spec in cluster_images():
-            spec_layer = _spec_layer(spec)
+            if spec.rootfs and spec.rootfs not in tars:
+                tars[spec.rootfs] = rootfs.build(spec.rootfs, ROOTFS[spec.rootfs], say=say)
+            spec_tar = tars[spec.rootfs] if spec.rootfs else None
+            spec_layer = _spec_layer(spec, spec_tar)
             key = hashlib.sha256((spec_layer.key() + json.dumps(spec.changes) +
-                                  (base_tar.name if spec.on_rootfs else "")).encode()).hexdigest()[:12]
+                                  (spec_tar.name if spec_tar else "")).encode()).hexdigest()[:12]
             ref = local_ref(spec, key)
-            _image(ref, spec_layer, list(spec.changes), work, say, base_tar=base_tar if spec.on_rootfs else None)
+            # files taken from a root filesystem go on scratch; otherwise the image is laid on it
+            _image(ref, spec_layer, list(spec.changes), work, say, base_tar=None if spec.from_rootfs else spec_tar)
             images[spec.ref] = ref
         node_key = hashlib.sha256(json.dumps([base_ref, sorted(images.items())]).encode()).hexdigest()[:12]
         node_ref = f"archconform/kind-node:{KUBERNETES_VERSION}-{node_key}"
         if not image_exists(node_ref):
             _assemble(node_ref, base_ref, images, work, say)
-        _prune("archconform/kind-node", keep=node_ref, say=say)
-        _prune("archconform/kind-base", keep=base_ref, say=say)
-        for spec in cluster_images():
-            _prune(images[spec.ref].rpartition(":")[0], keep=images[spec.ref], say=say)
+        _prune("archconform/kind-node", keep={node_ref}, say=say)
+        _prune("archconform/kind-base", keep={base_ref}, say=say)
+        for repository in sorted({ref.rpartition(":")[0] for ref in images.values()}):
+            # postgres:15-alpine and postgres:14 share a repository: keep every current one
+            _prune(repository, keep={ref for ref in images.values() if ref.rpartition(":")[0] == repository}, say=say)
         seconds = time.monotonic() - started
         say(f"node image {node_ref} ready after {seconds:.0f}s")
         return Built(base=base_ref, node=node_ref, images=images, seconds=seconds)
@@ -346,11 +453,11 @@ def build(*, say=_say) -> Built:
         work.rmdir()
 
 
-def _prune(repository: str, *, keep: str, say) -> None:
+def _prune(repository: str, *, keep: set[str], say) -> None:
     """Remove the older builds of one of our image repositories (a cache, not a history)."""
     out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", repository],
                          capture_output=True, text=True)
-    stale = [ref for ref in out.stdout.split() if ref != keep and ref.startswith(repository + ":")]
+    stale = [ref for ref in out.stdout.split() if ref not in keep and ref.startswith(repository + ":")]
     for ref in stale:
         if subprocess.run(["docker", "rmi", ref], capture_output=True).returncode == 0:
             say(f"removed the older image {ref}")
@@ -378,8 +485,9 @@ def _assemble(node_ref: str, base_ref: str, images: dict[str, str], work: Path, 
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
 
 
-#: The workload stand-in's Debian packages: python3 brings the whole standard library it uses.
-WORKLOAD_PACKAGES = ["python3"]
+#: The workload stand-in's Debian packages: python3 brings the whole standard library it uses;
+#: python-is-python3 the ``python`` that the upstream python image has and the probes run.
+WORKLOAD_PACKAGES = ["python3", "python-is-python3"]
 
 
 def workload_image(ref: str, source: Path, *, say=_say) -> str:
@@ -401,7 +509,7 @@ def workload_image(ref: str, source: Path, *, say=_say) -> str:
             "ENV WORKLOAD_PORTS=8080", "WORKDIR /app", "USER 1000:1000", "EXPOSE 8080",
             'CMD ["python3", "-m", "archconform_workload", "serve"]'], work, say, base_tar=base_tar)
         docker("tag", keyed, ref, what=f"docker tag {ref}")
-        _prune("archconform/workload-local", keep=keyed, say=say)
+        _prune("archconform/workload-local", keep={keyed}, say=say)
         return ref
     finally:
         for child in work.iterdir():

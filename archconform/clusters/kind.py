@@ -32,18 +32,8 @@ KIND_NODE_IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405
 KIND_HINT = "kind v0.33.0: 'go install sigs.k8s.io/kind@v0.33.0' or https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 
 
-#: What a cluster from the local node image cannot do yet, each with the reason a skip names.
-LOCAL_LACKS = {
-    "volumes": "--kind-node-image local has no storage provisioner image yet (claims stay Pending)",
-}
-
-
 class KindProvider(Provider):
     kind = "kind"
-
-    @classmethod
-    def lacks_for(cls, options: dict | None = None) -> dict[str, str]:
-        return dict(LOCAL_LACKS) if (options or {}).get("node_image") == "local" else dict(cls.lacks)
 
     @property
     def local(self) -> bool:
@@ -126,7 +116,8 @@ class KindProvider(Provider):
             time.sleep(1)
         for node in nodes:
             name = node["metadata"]["name"]
-            self.run(["docker", "exec", "-i", name, "bash", "-s"], input=kindlocal.pod_network_script(node, nodes).encode(),
+            script = kindlocal.pod_network_script(node, nodes, kindlocal.pod_subnet(kindlocal.config(self.root)))
+            self.run(["docker", "exec", "-i", name, "bash", "-s"], input=script.encode(),
                      timeout=self.timeouts.api_request, what=f"pod network on {name}")
         progress.info("pod network laid: %s on %d nodes, routes between their podCIDRs", kindlocal.CNI_NAME, len(nodes))
         out = self.run(["kubectl", "--kubeconfig", str(kubeconfig), "-n", "kube-system", "get", "configmap", "coredns",
@@ -162,6 +153,7 @@ class KindProvider(Provider):
             if "image" not in self.options:
                 self.prepare()
             config = self.workdir / "kind-config.yaml"
+            from .. import toolchain
             from . import kindlocal
 
             config.write_text(yaml.safe_dump(kindlocal.config(self.root), sort_keys=False))
@@ -173,7 +165,8 @@ class KindProvider(Provider):
             kubeconfig.chmod(0o600)
             self._lay_pod_network(kubeconfig)
             self.handle.facts.update({"node_image": self.options["image"],
-                                      "cni": f"{kindlocal.CNI_NAME} (no NetworkPolicy engine)"})
+                                      "cni": f"{kindlocal.CNI_NAME} + kube-network-policies "
+                                             f"{toolchain.KUBE_NETWORK_POLICIES_VERSION} (iptables NFQUEUE)"})
             return self.handle
         self.run(["kind", "create", "cluster", "--name", self.name,
                   "--config", str(self.root / "clusters" / "kind.yaml"),
@@ -197,7 +190,7 @@ class KindProvider(Provider):
         """clusters/addons/ to apply: nothing fetched for the local node image (no ingress there yet)."""
         from .bootstrap import ADDONS
 
-        return ("metrics-server-local",) if self.local else ADDONS["kind"]
+        return ("network-policies-local", "metrics-server-local") if self.local else ADDONS["kind"]
 
     def build_workload_image(self, image: str = WORKLOAD_IMAGE) -> None:
         progress.info("building %s from workload/", image)

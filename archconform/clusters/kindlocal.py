@@ -14,6 +14,14 @@
 - ``pod_network_script(...)``: the pod network kindnetd would have made: a ptp + host-local +
   portmap CNI configuration from each node's podCIDR, and a route to every other node's podCIDR
   through that node's address. Pod traffic never leaves the kind Docker network.
+- NetworkPolicy: kube-network-policies (clusters/addons/network-policies-local) judges the first
+  packet of every connection in user space, reading it from netfilter queue ``NFQUEUE_ID``. It
+  asks the kernel for that queue with an nftables ``queue`` rule, which this machine's kernel
+  refuses (no CONFIG_NFT_QUEUE), so its own rules never load; ``pod_network_script`` puts the
+  same packets in the same queue with iptables' NFQUEUE target instead (``queue_rules``): new
+  connections from or to the pod network, leaving out root's own traffic on the node (kubelet
+  probes) as its nftables rules do. ``--queue-bypass``: until the engine listens, packets pass
+  (as upstream's --fail-open); the default-deny self-check is what tells enforcement.
 - ``COREDNS_NO_UPSTREAM``: CoreDNS answers cluster names only; its ``forward`` to the node's
   resolver (Docker's embedded DNS, which asks the machine's resolvers) is removed, so no DNS
   query of the cluster leaves this machine.
@@ -43,6 +51,12 @@ PRIVILEGED_STAND_IN = (
 #: The pod network's CNI configuration name (containerd loads the first file of /etc/cni/net.d).
 CNI_CONF = "/etc/cni/net.d/10-archconform-ptp.conflist"
 CNI_NAME = "archconform-ptp"
+#: kind's default pod network (sigs.k8s.io/kind pkg/apis/config/v1alpha4/default.go).
+KIND_POD_SUBNET = "10.244.0.0/16"
+#: The netfilter queue kube-network-policies reads (its --nfqueue-id; clusters/addons/network-policies-local).
+NFQUEUE_ID = 100
+#: Our iptables chain (mangle table, POSTROUTING: after Service DNAT, before SNAT).
+QUEUE_CHAIN = "ARCHCONFORM-NETPOL"
 
 
 def privileged_works(image: str, timeout: float = 60.0) -> tuple[bool, str]:
@@ -95,6 +109,23 @@ def config(root: Path) -> dict:
     return data
 
 
+def pod_subnet(data: dict) -> str:
+    """The cluster's IPv4 pod network from a kind config (kind's default when it names none)."""
+    subnets = str((data.get("networking") or {}).get("podSubnet") or KIND_POD_SUBNET).split(",")
+    return next((s.strip() for s in subnets if ":" not in s), KIND_POD_SUBNET)
+
+
+def queue_rules(subnet: str) -> list[str]:
+    """iptables commands that hand kube-network-policies the packets its nftables rules would."""
+    chain, q = QUEUE_CHAIN, f"-j NFQUEUE --queue-num {NFQUEUE_ID} --queue-bypass"
+    return [f"iptables -t mangle -N {chain} 2>/dev/null || iptables -t mangle -F {chain}",
+            f"iptables -t mangle -A {chain} -m owner --uid-owner 0 -j RETURN",
+            f"iptables -t mangle -A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+            f"iptables -t mangle -A {chain} -s {subnet} {q}",
+            f"iptables -t mangle -A {chain} -d {subnet} {q}",
+            f"iptables -t mangle -C POSTROUTING -j {chain} 2>/dev/null || iptables -t mangle -A POSTROUTING -j {chain}"]
+
+
 def cni_config(pod_cidr: str, mtu: int = 1500) -> dict:
     return {"cniVersion": "1.0.0", "name": CNI_NAME, "plugins": [
         {"type": "ptp", "ipMasq": False, "mtu": mtu,
@@ -111,8 +142,9 @@ def internal_ip(node: dict) -> str | None:
     return None
 
 
-def pod_network_script(node: dict, nodes: list[dict]) -> str:
-    """The shell run in one node: its CNI configuration and routes to the others' pods."""
+def pod_network_script(node: dict, nodes: list[dict], subnet: str = KIND_POD_SUBNET) -> str:
+    """The shell run in one node: its CNI configuration, routes to the others' pods, and the
+    rules that queue new pod connections for the NetworkPolicy engine."""
     me = node["metadata"]["name"]
     cidr = (node.get("spec") or {}).get("podCIDR")
     lines = ["set -eu", "mkdir -p /etc/cni/net.d",
@@ -124,6 +156,7 @@ def pod_network_script(node: dict, nodes: list[dict]) -> str:
         via, dest = internal_ip(other), (other.get("spec") or {}).get("podCIDR")
         if via and dest:
             lines.append(f"ip route replace {dest} via {via}")
+    lines += queue_rules(subnet)
     return "\n".join(lines) + "\n"
 
 

@@ -74,6 +74,27 @@ def test_the_pod_network_of_a_node_is_its_podcidr_and_routes_to_the_others():
     assert "10.244.1.0/24 via" not in script
 
 
+def test_new_pod_connections_go_to_the_queue_the_network_policy_engine_reads():
+    nodes = [{"metadata": {"name": "n0"}, "spec": {"podCIDR": "10.9.0.0/24"}, "status": {}}]
+    script = kindlocal.pod_network_script(nodes[0], nodes, kindlocal.pod_subnet({"networking": {"podSubnet": "10.9.0.0/16"}}))
+    rules = [ln for ln in script.splitlines() if ln.startswith("iptables")]
+    chain = kindlocal.QUEUE_CHAIN
+    # root's own traffic on the node and established flows are never queued; new ones from or to pods are
+    assert rules[1] == f"iptables -t mangle -A {chain} -m owner --uid-owner 0 -j RETURN"
+    assert "--ctstate ESTABLISHED,RELATED -j RETURN" in rules[2]
+    assert rules[3].endswith(f"-s 10.9.0.0/16 -j NFQUEUE --queue-num {kindlocal.NFQUEUE_ID} --queue-bypass")
+    assert rules[4].endswith(f"-d 10.9.0.0/16 -j NFQUEUE --queue-num {kindlocal.NFQUEUE_ID} --queue-bypass")
+    assert "-C POSTROUTING" in rules[5]   # laid twice, the chain is hooked once
+    # the queue number is the one the engine's manifest reads
+    manifest = (ROOT / "clusters/addons/network-policies-local/kube-network-policies.yaml").read_text()
+    assert f"--nfqueue-id={kindlocal.NFQUEUE_ID}" in manifest
+    assert "image: registry.k8s.io/networking/kube-network-policies:v0.8.0" in manifest
+    assert "registry.k8s.io/networking/kube-network-policies:v0.8.0" in {s.ref for s in kindnode.cluster_images()}
+    # kind's default pod network when the config names none; an IPv6 half is ignored
+    assert kindlocal.pod_subnet({}) == "10.244.0.0/16"
+    assert kindlocal.pod_subnet({"networking": {"podSubnet": "fd00::/56,10.1.0.0/16"}}) == "10.1.0.0/16"
+
+
 def test_coredns_answers_cluster_names_only():
     corefile = (".:53 {\n    errors\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n       pods insecure\n    }\n"
                 "    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n    cache 30\n    loop\n}\n")
@@ -141,14 +162,8 @@ def test_a_failed_preparation_stops_the_docker_daemon_it_started(tmp_path: Path,
         KindProvider(run_id="t", workdir=tmp_path, timeouts=Timeouts.for_cluster("kind"), root=ROOT,
                      options={"node_image": "local"}).prepare()
     assert state["stopped"] == 0
-    assert KindProvider.lacks_for({"node_image": "local"}) == {"volumes": kindlocal_lacks()}
-    assert KindProvider.lacks_for({}) == KindProvider.lacks
-
-
-def kindlocal_lacks() -> str:
-    from archconform.clusters.kind import LOCAL_LACKS
-
-    return LOCAL_LACKS["volumes"]
+    # the node image built here lacks nothing the upstream one has (storage included)
+    assert KindProvider.lacks_for({"node_image": "local"}) == KindProvider.lacks_for({}) == {}
 
 
 def test_the_upstream_node_image_is_kind_v0_33_0s_own_default():
@@ -166,3 +181,40 @@ def test_the_upstream_node_image_is_kind_v0_33_0s_own_default():
         pytest.skip(f"kind {toolchain.KIND_VERSION}'s module is not downloaded (bin/build-cluster node)")
     default = re.search(r'const Image = "([^"]+)"', source.read_text())
     assert default and default[1] == KIND_NODE_IMAGE
+
+
+def test_the_database_users_get_the_upstream_images_uids():
+    passwd = (b"root:x:0:0:root:/root:/bin/bash\n"
+              b"postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n")
+    out = kindnode.with_ids(passwd, {"postgres": 70, "redis": 999}, field=2).decode().splitlines()
+    assert out[0] == "root:x:0:0:root:/root:/bin/bash"
+    assert out[1] == "postgres:x:70:70:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash"
+    assert out[2] == "redis:x:999:999::/nonexistent:/usr/sbin/nologin"      # missing: added
+    group = kindnode.with_ids(b"root:x:0:\npostgres:x:104:\n", {"postgres": 70}, field=2).decode()
+    assert group == "root:x:0:\npostgres:x:70:\n"
+
+
+def test_the_database_and_storage_images_share_what_they_can_and_pull_nothing():
+    specs = {s.ref: s for s in kindnode.cluster_images()}
+    pg15, pg14, redis = (specs[r] for r in kindnode.DATA_IMAGES)
+    # one layer for the three: same root filesystem, same files, same users; only the config differs
+    assert pg15.files == pg14.files == redis.files and pg15.rootfs == redis.rootfs == "data-services"
+    assert "ENV ARCHCONFORM_DATA_IMAGE=redis" in redis.changes
+    assert "ENV ARCHCONFORM_DATA_IMAGE=postgres" in pg14.changes
+    assert (kindnode.IMAGES_DIR / "docker-entrypoint.sh").stat().st_mode & 0o111
+    helper = specs[kindnode.STORAGE_HELPER_IMAGE]
+    assert {path for path, _ in helper.from_rootfs} == {"bin/sh", "bin/mkdir", "bin/rm"}
+    assert "busybox-static" in kindnode.ROOTFS["kind-base"]
+    manifest = (ROOT / "clusters/node/files/kind/manifests/default-storage.yaml").read_text()
+    docs = list(yaml.safe_load_all(manifest))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == kindnode.STORAGE_PROVISIONER_IMAGE and container["imagePullPolicy"] == "Never"
+    assert kindnode.STORAGE_HELPER_IMAGE in container["command"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    helper_pod = yaml.safe_load(config["data"]["helperPod.yaml"])
+    assert helper_pod["spec"]["containers"][0]["image"] == kindnode.STORAGE_HELPER_IMAGE
+    assert helper_pod["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+    sc = next(d for d in docs if d["kind"] == "StorageClass")
+    assert sc["metadata"]["name"] == "standard"   # what the systems' kind overlays name
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"

@@ -171,9 +171,92 @@ def test_the_workload_answers_through_a_nodeport_on_loopback(kube: Kube):
             kube.delete(obj["kind"], obj["metadata"]["name"], namespace="default")
 
 
+def test_network_policy_is_enforced_between_real_pods(kube: Kube):
+    """The provider's default-deny self-check on real pods: connect, deny all ingress, refused."""
+    from archconform.live.cni import default_deny_self_check
+
+    result = default_deny_self_check(kube, run_id=RUN_ID, image=WORKLOAD_IMAGE, timeouts=TIMEOUTS)
+    assert result.cni.name == "kube-network-policies", result.describe()
+    assert result.enforced is True, result.describe()
+
+
+def _secure(uid: int, gid: int) -> tuple[dict, dict]:
+    """(pod, container) security contexts as the systems' manifests write them."""
+    return ({"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
+             "seccompProfile": {"type": "RuntimeDefault"}},
+            {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}})
+
+
+def test_claims_bind_and_the_database_images_serve_from_them(kube: Kube):
+    """postgres:15-alpine and redis:7-alpine as finch runs them (uids 70 and 999, read-only root,
+    passwords from the environment), each on a claim of the default StorageClass."""
+    ns = "archconform-data-probe"
+    pg_pod, pg_ctr = _secure(70, 70)
+    rd_pod, rd_ctr = _secure(999, 1000)
+    claim = lambda name: {"apiVersion": "v1", "kind": "PersistentVolumeClaim",   # noqa: E731
+                          "metadata": {"name": name, "namespace": ns},
+                          "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    objs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        claim("pg-data"), claim("redis-data"),
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pg", "namespace": ns},
+         "spec": {"securityContext": pg_pod, "containers": [{
+             "name": "postgres", "image": "postgres:15-alpine", "imagePullPolicy": "IfNotPresent",
+             "env": [{"name": "POSTGRES_USER", "value": "finch"}, {"name": "POSTGRES_DB", "value": "finch"},
+                     {"name": "POSTGRES_PASSWORD", "value": "probe-only"},
+                     {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+             "securityContext": pg_ctr,
+             "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "finch"]},
+                                "periodSeconds": 2},
+             "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                              {"name": "run", "mountPath": "/var/run/postgresql"},
+                              {"name": "tmp", "mountPath": "/tmp"}]}],
+             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "pg-data"}},
+                         {"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "redis", "namespace": ns},
+         "spec": {"securityContext": rd_pod, "containers": [{
+             "name": "redis", "image": "redis:7-alpine", "imagePullPolicy": "IfNotPresent",
+             "args": ["redis-server", "--appendonly", "yes", "--requirepass", "probe-only"],
+             "securityContext": rd_ctr,
+             "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 2},
+             "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "redis-data"}}]}},
+    ]
+    kube.apply(objs)
+    try:
+        kube.wait_for_pods_ready(ns, None, count=2, timeout=180)
+        for pvc in kube.list("PersistentVolumeClaim", namespace=ns):
+            assert pvc["status"]["phase"] == "Bound", pvc["status"]
+            assert pvc["spec"]["storageClassName"] == "standard"
+        # a password login over TCP to the database the environment named
+        query = kube.exec("pg", ns, ["sh", "-c", "PGPASSWORD=probe-only psql -h 127.0.0.1 -U finch -d finch -tAc "
+                                     "'select current_user, current_database(), version()'"])
+        assert query.ok, query
+        user, db, version = query.stdout.strip().split("|")
+        assert (user, db) == ("finch", "finch") and version.startswith("PostgreSQL 15"), query.stdout
+        wrong = kube.exec("pg", ns, ["sh", "-c", "PGPASSWORD=wrong psql -h 127.0.0.1 -U finch -d finch -c 'select 1'"])
+        assert not wrong.ok and "password authentication failed" in wrong.stderr, wrong
+        ids = kube.exec("pg", ns, ["id", "-u"])
+        assert ids.stdout.strip() == "70"
+        # redis: the password is required, the append-only file is on the claim
+        assert kube.exec("redis", ns, ["redis-cli", "ping"]).stdout.strip().startswith("NOAUTH")
+        pong = kube.exec("redis", ns, ["redis-cli", "--no-auth-warning", "-a", "probe-only", "ping"])
+        assert pong.stdout.strip() == "PONG", pong
+        files = kube.exec("redis", ns, ["ls", "/data"])
+        assert "appendonlydir" in files.stdout, files
+    finally:
+        kube.delete("Namespace", ns)
+
+
 def test_docker_pulled_no_image(kind_local: dict):
     out = subprocess.run(["docker", "events", "--since", str(int(kind_local["started"])), "--until",
                           str(int(time.time())), "--filter", "type=image", "--filter", "event=pull",
                           "--format", "{{.Actor.ID}}"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"images pulled: {out.stdout}"
+    # nor did any node's containerd: no pod of any namespace was ever told to pull
+    with Kube(kind_local["handle"].kubeconfig, None, TIMEOUTS, run_id=RUN_ID) as kube:
+        pulls = [f"{e['involvedObject'].get('namespace')}/{e['involvedObject'].get('name')}: {e.get('message')}"
+                 for e in kube.list("Event") if e.get("reason") in ("Pulling", "Pulled", "ErrImagePull")
+                 and "already present" not in (e.get("message") or "")]
+    assert pulls == []
