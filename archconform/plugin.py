@@ -73,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="for --cluster kind: upstream (default: kind v0.33.0's pinned kindest/node image, "
                          "pulled by Docker) or local (a node image built on this machine from source and "
                          "Debian packages, no registry; built on first use, see README)")
+    group.addoption("--smoke", action="store_true", default=False,
+                    help="a bounded live check: of each chosen document, one observed scenario per area "
+                         "(the cheapest: no load, not serial, not slow when the area has one), nothing else")
     group.addoption("--run-id", default=None, metavar="ID",
                     help="label for this run's objects and cluster name (default: random)")
 
@@ -99,6 +102,8 @@ def _validate_options(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--context is only for --cluster existing (got --cluster {opt.cluster})")
     if opt.reuse_cluster and opt.cluster not in ("kind", "eks"):
         raise pytest.UsageError("--reuse-cluster works with --cluster kind or eks")
+    if opt.smoke and opt.cluster == "none":
+        raise pytest.UsageError("--smoke picks live scenarios: give it a cluster (--cluster kind, ...)")
     if opt.kind_node_image != "upstream" and opt.cluster != "kind":
         raise pytest.UsageError(f"--kind-node-image is only for --cluster kind (got --cluster {opt.cluster})")
     for name in opt.system:
@@ -316,6 +321,31 @@ def _lacks(kind: str, options: dict | None = None) -> dict[str, str]:
     return {} if kind == "none" else provider_class(kind).lacks_for(options)
 
 
+#: What makes a live scenario costly, in the order --smoke avoids it.
+SMOKE_COSTS = ("load", "serial", "destructive", "slow", "known_gap")
+
+
+def smoke_pick(items: list) -> list:
+    """--smoke: of each (document, area), the cheapest observed scenario, in collection order.
+
+    Cost is the tuple of SMOKE_COSTS markers a scenario carries (a scenario with none of them
+    beats one with load, and so on); ties go to the first collected. Items that are not live
+    scenarios of a document are left out."""
+    from .tags import AREA_TAGS
+
+    best: dict[tuple[str, str], tuple[tuple[bool, ...], int]] = {}
+    for index, item in enumerate(items):
+        system = system_of(item)
+        if system is None or not item.get_closest_marker("live") or not item.get_closest_marker("observed"):
+            continue
+        cost = tuple(item.get_closest_marker(m) is not None for m in SMOKE_COSTS)
+        for area in (name for name in AREA_TAGS if item.get_closest_marker(name)):
+            if (system, area) not in best or cost < best[(system, area)][0]:
+                best[(system, area)] = (cost, index)
+    chosen = sorted({index for _, index in best.values()})
+    return [items[i] for i in chosen]
+
+
 def scenario_needs(item: pytest.Item) -> set[str]:
     """Capabilities the scenario's steps declare (steps._vocabulary.needs), plus its area's."""
     scenario = scenario_of(item)
@@ -350,6 +380,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+    if getattr(config.option, "smoke", False):
+        keep = smoke_pick(items)
+        drop = [item for item in items if item not in keep]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [item for item in items if item in keep]
     kind = config.option.cluster
     lacks = _lacks(kind, _provider_options(config))
     for item in items:
