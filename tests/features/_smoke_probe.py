@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from archconform.plugin import SMOKE_COSTS, system_of
+from archconform.plugin import SMOKE_COSTS, SMOKE_NEVER, system_of
 from archconform.tags import AREA_TAGS
 
 
@@ -16,7 +16,7 @@ def pytest_collection_finish(session) -> None:
         return
     rows = [{"id": item.nodeid, "system": system_of(item),
              "areas": [a for a in AREA_TAGS if item.get_closest_marker(a)],
-             "markers": [m for m in ("live", "observed", *SMOKE_COSTS) if item.get_closest_marker(m)]}
+             "markers": [m for m in ("live", "observed", *SMOKE_COSTS, *SMOKE_NEVER) if item.get_closest_marker(m)]}
             for item in session.items]
     with open(path, "w") as out:
         json.dump(rows, out)
