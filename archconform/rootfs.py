@@ -158,4 +158,7 @@ def build(name: str, packages: list[str], *, say=_say, clean: tuple[str, ...] = 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     say(f"{name}: built in {time.monotonic() - started:.0f}s -> {final} ({final.stat().st_size >> 20} MiB)")
+    for older in final.parent.glob(f"{name}-{SUITE}-*"):   # a cache, not a history
+        if older.stem != final.stem and older.suffix in (".tar", ".log"):
+            older.unlink(missing_ok=True)
     return final

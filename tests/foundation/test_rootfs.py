@@ -79,3 +79,11 @@ def test_the_mirror_is_the_one_apt_uses():
     sources = " ".join(p.read_text() for p in Path("/etc/apt").rglob("*.sources")) + \
         (Path("/etc/apt/sources.list").read_text() if Path("/etc/apt/sources.list").exists() else "")
     assert mirror in sources
+
+
+def test_a_new_build_replaces_the_older_one_of_the_same_name_only(fake: Path):
+    old = rootfs.build("base", ["systemd"], say=lambda _: None)
+    other = rootfs.build("other", ["systemd"], say=lambda _: None)
+    new = rootfs.build("base", ["systemd", "iptables"], say=lambda _: None)
+    assert new.is_file() and other.is_file()
+    assert not old.exists() and not old.with_suffix(".log").exists()
