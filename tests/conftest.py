@@ -7,7 +7,7 @@ from tests.realkube.fixtures import real_control_plane, real_kube, real_namespac
 
 #: Modules that start and stop a machine-wide service (a Docker daemon, with its iptables rules
 #: and a kind cluster's CPU) run after every other test, so no timing-sensitive test meets them.
-LAST = ("tests/kindnode/test_real_kind.py",)
+LAST = ("tests/kindnode/test_real_kind.py", "tests/kindnode/test_smoke.py")
 
 
 def pytest_collection_modifyitems(config, items):
