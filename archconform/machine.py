@@ -89,7 +89,8 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def one_line_errors(run: Callable[[], int], errors: type[Exception], interrupted: str) -> int:
+def one_line_errors(run: Callable[[], int], errors: type[Exception] | tuple[type[Exception], ...],
+                    interrupted: str) -> int:
     """A command's exit code: ``run()``'s, or 2 with one ``archconform: ...`` line for ``errors``,
     or 130 with ``interrupted`` on Ctrl-C (never a traceback)."""
     try:

@@ -449,6 +449,22 @@ def expand(args: list[str]) -> list[str]:
     return names
 
 
+def _build_images() -> None:
+    """The node image and the workload image (--images), with a Docker daemon for the time."""
+    from . import dockerengine, kindnode
+
+    root = Path(__file__).resolve().parent.parent
+    started_here = dockerengine.server_version() is None
+    _print(dockerengine.start(say=_print))
+    try:
+        built = kindnode.build(say=_print)
+        kindnode.workload_image("archconform/workload:0.1.0", root / "workload", say=_print)
+        _print(f"node image {built.node} and the workload image are ready")
+    finally:
+        if started_here:
+            _print(dockerengine.stop(say=_print))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bin/build-cluster", description=(
         "Build pinned Kubernetes components from source into a cache outside the repository "
@@ -456,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("components", nargs="*", help=f"components or sets: {', '.join([*SETS, *COMPONENTS])}")
     parser.add_argument("--check", action="store_true", help="build nothing; exit 1 naming what is missing")
     parser.add_argument("--where", action="store_true", help="print each component's folder (nothing is built)")
+    parser.add_argument("--images", action="store_true",
+                        help="then build the kind node image and the workload image for --kind-node-image local "
+                             "(root; starts Debian's Docker Engine if no daemon answers, and stops it again)")
     args = parser.parse_args(argv)
 
     def run() -> int:
@@ -474,11 +493,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             return 0
         started = time.monotonic()
+        if args.images:
+            names += [n for n in SETS["node"] if n not in names]
         build(names)
+        if args.images:
+            _build_images()
         _print(f"done in {time.monotonic() - started:.0f}s (cache: {cache_dir()})")
         return 0
 
-    return machine.one_line_errors(run, BuildError,
+    from . import dockerengine, kindnode, rootfs
+
+    return machine.one_line_errors(run, (BuildError, dockerengine.EngineError, kindnode.NodeImageError,
+                                         rootfs.RootfsError),
                                    "build interrupted (the partial folder was removed; rerun to continue)")
 
 

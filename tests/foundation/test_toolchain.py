@@ -124,3 +124,34 @@ def test_each_build_records_what_it_was_built_from(name: str):
     record = json.loads((toolchain.component_dir(name) / "BUILD.json").read_text())
     assert record["version"] == toolchain.COMPONENTS[name].version
     assert record["module_sum"].startswith(toolchain.COMPONENTS[name].version + " h1:")
+
+
+def test_images_are_built_with_a_docker_daemon_that_is_stopped_only_if_started_for_them(monkeypatch, capsys):
+    """--images: the node set, then the node and workload images; Docker is faked here (the real
+    build runs in tests/kindnode and in .ci/run)."""
+    from archconform import dockerengine, kindnode
+
+    calls: list[str] = []
+    answers = {"version": None}
+    monkeypatch.setattr(dockerengine, "server_version", lambda *a, **k: answers["version"])
+    monkeypatch.setattr(dockerengine, "start", lambda **k: calls.append("start") or "Docker 20.10 answers")
+    monkeypatch.setattr(dockerengine, "stop", lambda **k: calls.append("stop") or "dockerd stopped")
+    monkeypatch.setattr(toolchain, "build", lambda names, **k: calls.append("build " + " ".join(names)))
+
+    def node(**k):
+        calls.append("node image")
+        raise kindnode.NodeImageError("the node's containerd lacks registry.k8s.io/pause:3.10.2 after the import")
+    monkeypatch.setattr(kindnode, "build", node)
+    assert toolchain.main(["--images"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "archconform: the node's containerd lacks registry.k8s.io/pause:3.10.2 after the import"
+    assert not any("Traceback" in line for line in err)
+    assert calls[0].startswith("build kubernetes etcd") and "kind" in calls[0].split()   # node set added
+    assert calls[1:] == ["start", "node image", "stop"]      # started here, so stopped, even on failure
+    calls.clear()
+    answers["version"] = "20.10.24"                         # a daemon that already answered is left alone
+    monkeypatch.setattr(kindnode, "build", lambda **k: calls.append("node image") or
+                        kindnode.Built("b", "n", {}, 1.0))
+    monkeypatch.setattr(kindnode, "workload_image", lambda *a, **k: calls.append("workload") or a[0])
+    assert toolchain.main(["node", "--images"]) == 0
+    assert calls[1:] == ["start", "node image", "workload"]
