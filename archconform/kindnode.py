@@ -266,7 +266,7 @@ class ImageSpec:
     #: Binaries taken from the root filesystem: path in the image -> path in the root filesystem
     #: (the image is then FROM scratch with those files, not laid on the root filesystem).
     from_rootfs: tuple[tuple[str, str], ...] = ()
-    #: Empty folders the image has (mode 0777, as volume mount points of any uid).
+    #: Empty folders the image has (mode 1777, as /tmp: a mount point any uid can write to).
     dirs: tuple[str, ...] = ()
 
 
