@@ -345,8 +345,8 @@ def _spec_layer(spec: ImageSpec, base_tar: Path | None = None) -> Layer:
                 raise NodeImageError(f"{src} is not in {base_tar.name}")
             layer.add(where, found[src])
         if spec.users:
-            layer.add("etc/passwd", with_ids(found.get("etc/passwd", b""), dict(spec.users), field=2), 0o644)
-            layer.add("etc/group", with_ids(found.get("etc/group", b""), dict(spec.users), field=2), 0o644)
+            layer.add("etc/passwd", with_ids(found.get("etc/passwd", b""), dict(spec.users)), 0o644)
+            layer.add("etc/group", with_ids(found.get("etc/group", b""), dict(spec.users)), 0o644)
     return layer
 
 
@@ -360,16 +360,16 @@ def _read_from_tar(tar_path: Path, names: set[str]) -> dict[str, bytes]:
     return out
 
 
-def with_ids(text: bytes, ids: dict[str, int], *, field: int) -> bytes:
-    """passwd or group lines with the id (and, in passwd, the group id) of the named entries set;
-    an entry another name already holds that id under is left alone, a missing one is added."""
+def with_ids(text: bytes, ids: dict[str, int]) -> bytes:
+    """passwd or group lines with the id (in passwd, the uid and the gid) of the named entries
+    set; a named entry that is missing is added."""
     lines = text.decode().splitlines()
     seen = set()
     out = []
     for line in lines:
         parts = line.split(":")
-        if parts and parts[0] in ids and len(parts) > field:
-            parts[field] = str(ids[parts[0]])
+        if parts and parts[0] in ids and len(parts) > 2:
+            parts[2] = str(ids[parts[0]])
             if len(parts) == 7:          # passwd: uid, then gid
                 parts[3] = str(ids[parts[0]])
             seen.add(parts[0])

@@ -186,11 +186,11 @@ def test_the_upstream_node_image_is_kind_v0_33_0s_own_default():
 def test_the_database_users_get_the_upstream_images_uids():
     passwd = (b"root:x:0:0:root:/root:/bin/bash\n"
               b"postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n")
-    out = kindnode.with_ids(passwd, {"postgres": 70, "redis": 999}, field=2).decode().splitlines()
+    out = kindnode.with_ids(passwd, {"postgres": 70, "redis": 999}).decode().splitlines()
     assert out[0] == "root:x:0:0:root:/root:/bin/bash"
     assert out[1] == "postgres:x:70:70:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash"
     assert out[2] == "redis:x:999:999::/nonexistent:/usr/sbin/nologin"      # missing: added
-    group = kindnode.with_ids(b"root:x:0:\npostgres:x:104:\n", {"postgres": 70}, field=2).decode()
+    group = kindnode.with_ids(b"root:x:0:\npostgres:x:104:\n", {"postgres": 70}).decode()
     assert group == "root:x:0:\npostgres:x:70:\n"
 
 
