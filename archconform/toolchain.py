@@ -452,13 +452,14 @@ def expand(args: list[str]) -> list[str]:
 def _build_images() -> None:
     """The node image and the workload image (--images), with a Docker daemon for the time."""
     from . import dockerengine, kindnode
+    from .clusters.base import WORKLOAD_IMAGE
 
     root = Path(__file__).resolve().parent.parent
     started_here = dockerengine.server_version() is None
     _print(dockerengine.start(say=_print))
     try:
         built = kindnode.build(say=_print)
-        kindnode.workload_image("archconform/workload:0.1.0", root / "workload", say=_print)
+        kindnode.workload_image(WORKLOAD_IMAGE, root / "workload", say=_print)
         _print(f"node image {built.node} and the workload image are ready")
     finally:
         if started_here:

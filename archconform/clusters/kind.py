@@ -114,9 +114,10 @@ class KindProvider(Provider):
             if time.monotonic() > deadline:
                 raise ClusterError(f"timed out waiting for {deadline_what}; still without: {', '.join(missing)}")
             time.sleep(1)
+        subnet = kindlocal.pod_subnet(kindlocal.config(self.root))
         for node in nodes:
             name = node["metadata"]["name"]
-            script = kindlocal.pod_network_script(node, nodes, kindlocal.pod_subnet(kindlocal.config(self.root)))
+            script = kindlocal.pod_network_script(node, nodes, subnet)
             self.run(["docker", "exec", "-i", name, "bash", "-s"], input=script.encode(),
                      timeout=self.timeouts.api_request, what=f"pod network on {name}")
         progress.info("pod network laid: %s on %d nodes, routes between their podCIDRs", kindlocal.CNI_NAME, len(nodes))
